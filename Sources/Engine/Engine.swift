@@ -1,0 +1,2 @@
+import TensorStore
+import CCBLAS

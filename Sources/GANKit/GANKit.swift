@@ -1,0 +1,5 @@
+@_exported import TensorStore
+@_exported import Checkpoints
+@_exported import Engine
+@_exported import Models
+@_exported import Verification

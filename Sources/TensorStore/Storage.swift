@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A flat run of bytes that tensors view: either a region of a memory-mapped file (zero-copy) or memory this
+/// process owns (64-byte aligned, freed when the last view goes away).
+public final class Storage: @unchecked Sendable {
+    public enum Backing: Sendable {
+        case mapped(MappedFile, offset: Int)
+        case owned
+    }
+
+    public let bytes: UnsafeRawBufferPointer
+    public let backing: Backing
+
+    /// A view of `range` of a mapped file; the range is checked against the file size.
+    public init(mapped file: MappedFile, range: Range<Int>) throws {
+        guard range.lowerBound >= 0, range.upperBound <= file.count else {
+            throw StoreError(.outOfBounds, "byte range \(range) outside the file (\(file.count) bytes)", file: file.path)
+        }
+        self.backing = .mapped(file, offset: range.lowerBound)
+        if range.isEmpty {
+            self.bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+        } else {
+            self.bytes = UnsafeRawBufferPointer(rebasing: file.bytes[range])
+        }
+    }
+
+    /// Owned, zero-filled memory of `byteCount` bytes.
+    public convenience init(byteCount: Int) { self.init(byteCount: byteCount, zeroed: true) }
+
+    /// Owned memory holding a copy of `data`.
+    public convenience init(copying data: UnsafeRawBufferPointer) {
+        self.init(byteCount: data.count)
+        if let src = data.baseAddress, data.count > 0 {
+            UnsafeMutableRawPointer(mutating: bytes.baseAddress!).copyMemory(from: src, byteCount: data.count)
+        }
+    }
+
+    /// Owned memory of `byteCount` bytes whose pages are not pre-touched; the caller fills every byte.
+    public static func uninitialized(byteCount: Int) -> Storage { Storage(byteCount: byteCount, zeroed: false) }
+
+    private init(byteCount: Int, zeroed: Bool) {
+        precondition(byteCount >= 0)
+        // Always ask for at least one cache line so the pointer is never nil. Sizes reaching here were checked
+        // against the reader's budgets, so failure means the machine is out of memory.
+        var p: UnsafeMutableRawPointer? = nil
+        let rc = posix_memalign(&p, 64, max(byteCount, 64))
+        guard rc == 0, let ptr = p else { fatalError("out of memory allocating \(byteCount) bytes") }
+        if zeroed { memset(ptr, 0, max(byteCount, 64)) }
+        self.bytes = UnsafeRawBufferPointer(start: ptr, count: byteCount)
+        self.backing = .owned
+    }
+
+    public var count: Int { bytes.count }
+    public var isMapped: Bool { if case .mapped = backing { return true } else { return false } }
+
+    /// Writable access; only owned storages may be written.
+    public var mutableBytes: UnsafeMutableRawBufferPointer {
+        precondition(!isMapped, "mapped storages are read-only")
+        return UnsafeMutableRawBufferPointer(mutating: bytes)
+    }
+
+    /// Drops resident pages of a mapped storage for the given byte range (no-op for owned memory).
+    public func releasePages(_ range: Range<Int>) {
+        if case let .mapped(file, offset) = backing {
+            file.release(range: (offset + range.lowerBound)..<(offset + range.upperBound))
+        }
+    }
+
+    deinit {
+        if case .owned = backing, let p = bytes.baseAddress {
+            free(UnsafeMutableRawPointer(mutating: p))
+        }
+    }
+}
