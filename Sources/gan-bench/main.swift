@@ -1,5 +1,0 @@
-import ToolSupport
-import ArgumentParser
-
-// Placeholder: this tool arrives with its issue.
-print("gan-bench: not implemented yet")
