@@ -3,6 +3,14 @@ import TensorStore
 /// Opens any supported file and returns its raw checkpoint. The single entry point the mappers and tools use.
 public enum CheckpointLoader {
     public static func load(path: String, options: LoadOptions = LoadOptions()) throws -> Checkpoint {
+        do {
+            return try loadUnlabelled(path: path, options: options)
+        } catch let e as StoreError {
+            throw e.at(file: path)
+        }
+    }
+
+    private static func loadUnlabelled(path: String, options: LoadOptions) throws -> Checkpoint {
         let file = try MappedFile(path: path)
         guard let format = FormatDetector.detect(file.bytes) else {
             throw StoreError(.unsupported, "unrecognised file format (not safetensors, npy/npz, torch, pickle or HDF5)", file: path)

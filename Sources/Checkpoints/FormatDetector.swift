@@ -34,7 +34,16 @@ public enum FormatDetector {
             return .kerasArchive
         }
         if names.contains(where: { $0.hasSuffix("data.pkl") }) { return .torchZip }
-        if !names.isEmpty && names.allSatisfy({ $0.hasSuffix(".npy") || $0.hasSuffix("/") }) { return .npz }
+        // numpy names members `<key>.npy`; a member without the suffix still counts when it holds an .npy
+        // (numpy's own loader accepts those too).
+        let files = zip.entries.filter { !$0.name.hasSuffix("/") }
+        if !files.isEmpty && files.allSatisfy({ $0.name.hasSuffix(".npy") || startsWithNPYMagic($0, in: zip) }) { return .npz }
         return .torchZip
+    }
+
+    static func startsWithNPYMagic(_ entry: ZipArchive.Entry, in zip: ZipArchive) -> Bool {
+        guard entry.isStored, entry.compressedSize >= NumPy.magic.count else { return false }
+        let start = entry.dataOffset
+        return Array(zip.file.bytes[start..<(start + NumPy.magic.count)]) == NumPy.magic
     }
 }
