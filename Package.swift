@@ -21,9 +21,10 @@ let package = Package(
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
         .systemLibrary(name: "CCBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CSystemShims"),
 
         .target(name: "TensorStore", dependencies: [
-            "CZip", .product(name: "OrderedCollections", package: "swift-collections"),
+            "CZip", "CSystemShims", .product(name: "OrderedCollections", package: "swift-collections"),
         ]),
         .target(name: "Checkpoints", dependencies: [
             "TensorStore", "CHDF5", "CZip", .product(name: "OrderedCollections", package: "swift-collections"),

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CSystemShims
 
 /// Writes a file through a temporary sibling and renames it into place on `commit()`, so a failure never leaves
 /// a half-written output. Writes are buffered in large chunks.
@@ -55,6 +56,37 @@ public final class AtomicFileWriter {
         (buffer + used).copyMemory(from: src, byteCount: bytes.count)
         used += bytes.count
         bytesWritten += bytes.count
+    }
+
+    /// Appends `count` bytes of another file starting at `offset`, copied inside the kernel (`copy_file_range`),
+    /// falling back to `pread` + write where the kernel cannot. Page cache to page cache, no faults here.
+    public func copy(fromDescriptor source: Int32, offset: Int, count: Int) throws {
+        try flush()
+        var inOffset = Int64(offset)
+        var left = count
+        while left > 0 {
+            var o = CLongLong(inOffset)
+            let n = gankit_copy_file_range(source, &o, fd, nil, left)
+            inOffset = Int64(o)
+            if n > 0 { left -= n; continue }
+            if n < 0 && errno == EINTR { continue }
+            break  // unsupported here (EXDEV, ENOSYS, EINVAL) or unexpected end: fall back
+        }
+        if left > 0 {
+            var chunk = [UInt8](repeating: 0, count: min(left, 8 << 20))
+            while left > 0 {
+                let want = min(left, chunk.count)
+                let got = chunk.withUnsafeMutableBytes { pread(source, $0.baseAddress!, want, off_t(inOffset)) }
+                if got < 0 && errno == EINTR { continue }
+                guard got > 0 else {
+                    throw StoreError(.io, "cannot read the source region: \(got < 0 ? String(cString: strerror(errno)) : "unexpected end of file")", file: path)
+                }
+                try chunk.withUnsafeBytes { try writeAll($0.baseAddress!, got) }
+                inOffset += Int64(got)
+                left -= got
+            }
+        }
+        bytesWritten += count
     }
 
     public func write(_ bytes: [UInt8]) throws {

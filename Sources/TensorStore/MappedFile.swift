@@ -10,6 +10,8 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
     private let base: UnsafeMutableRawPointer?
+    /// The open descriptor, kept so writers can copy regions kernel-side (`copy_file_range`).
+    public let descriptor: Int32
 
     public init(path: String) throws {
         self.path = path
@@ -17,21 +19,24 @@ public final class MappedFile: @unchecked Sendable {
         guard fd >= 0 else {
             throw StoreError(.io, "cannot open: \(String(cString: strerror(errno)))", file: path)
         }
-        defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
+            close(fd)
             throw StoreError(.io, "cannot stat: \(String(cString: strerror(errno)))", file: path)
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
             throw StoreError(.io, "not a regular file", file: path)
         }
         let size = Int(st.st_size)
+        descriptor = fd
         if size == 0 {
             base = nil
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            close(fd)
             throw StoreError(.io, "cannot map: \(String(cString: strerror(errno)))", file: path)
         }
         base = p
@@ -40,18 +45,8 @@ public final class MappedFile: @unchecked Sendable {
 
     public var count: Int { bytes.count }
 
-    /// Tells the kernel the given byte range is no longer needed, so streaming a large mapped file through a
-    /// writer keeps resident memory flat. Later reads simply fault the pages in again.
-    public func release(range: Range<Int>) {
-        guard let base, !range.isEmpty else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (range.lowerBound / page) * page
-        let end = min(bytes.count, range.upperBound)
-        guard end > start else { return }
-        _ = madvise(base + start, end - start, Int32(MADV_DONTNEED))
-    }
-
     deinit {
         if let base { munmap(base, bytes.count) }
+        close(descriptor)
     }
 }

@@ -152,14 +152,13 @@ public enum SafeTensors {
         var done = 0
         let chunk = 16 << 20
         for (name, t) in store.tensors {
-            if let bytes = t.contiguousBytes {
-                // Stream in chunks and let the kernel drop the source pages behind us: flat RSS for huge files.
+            if let bytes = t.contiguousBytes, bytes.count > 0,
+               let region = t.storage.fileLocation(ofByte: bytes.baseAddress! - t.storage.bytes.baseAddress!) {
+                // A contiguous view of a mapped file: copy kernel-side, in chunks for progress.
                 var off = 0
                 while off < bytes.count {
                     let n = min(chunk, bytes.count - off)
-                    try writer.write(UnsafeRawBufferPointer(rebasing: bytes[off..<(off + n)]))
-                    let base = bytes.baseAddress! - t.storage.bytes.baseAddress!
-                    t.storage.releasePages((base + off)..<(base + off + n))
+                    try writer.copy(fromDescriptor: region.descriptor, offset: region.offset + off, count: n)
                     off += n
                     done += n
                     progress?(done, total)

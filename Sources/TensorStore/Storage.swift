@@ -63,11 +63,11 @@ public final class Storage: @unchecked Sendable {
         return UnsafeMutableRawBufferPointer(mutating: bytes)
     }
 
-    /// Drops resident pages of a mapped storage for the given byte range (no-op for owned memory).
-    public func releasePages(_ range: Range<Int>) {
-        if case let .mapped(file, offset) = backing {
-            file.release(range: (offset + range.lowerBound)..<(offset + range.upperBound))
-        }
+    /// For a mapped storage: the file descriptor and the absolute file offset of the byte at `byteOffset`, so
+    /// writers can copy regions kernel-side without faulting them into this process.
+    public func fileLocation(ofByte byteOffset: Int) -> (descriptor: Int32, offset: Int)? {
+        if case let .mapped(file, offset) = backing { return (file.descriptor, offset + byteOffset) }
+        return nil
     }
 
     deinit {

@@ -22,15 +22,25 @@ struct IOBench: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    /// Internal: generate the inputs in this (child) process and exit, so the measuring parent never holds them
+    /// (a child's peak RSS on Linux includes the spawning process's at exec time).
+    @Option(help: .hidden)
+    var prepareOnly: String?
+
     func run() throws {
+        if let prepareOnly {
+            let store = makeStore(totalBytes: megabytes << 20)
+            try SafeTensors.write(store, to: prepareOnly + "/big.safetensors")
+            try NumPy.writeNPZ(store, to: prepareOnly + "/big.npz")
+            return
+        }
         let base = (dir ?? NSTemporaryDirectory()) + "/gan-bench-io-\(getpid())"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: base) }
-
-        let store = makeStore(totalBytes: megabytes << 20)
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        _ = try runChild(me, ["io", "--megabytes", String(megabytes), "--prepare-only", base])
         let st = base + "/big.safetensors", npz = base + "/big.npz"
-        try SafeTensors.write(store, to: st)
-        try NumPy.writeNPZ(store, to: npz)
+        let store = try SafeTensors.read(path: st)
 
         // 1. open + list (lazy): parse the header and build the views; touch no tensor data.
         var listTimes: [Double] = []
@@ -49,11 +59,11 @@ struct IOBench: ParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: tool) else {
             throw ValidationError("gan-convert not found beside gan-bench (\(tool)); build all products first")
         }
-        _ = try? Data(contentsOf: URL(fileURLWithPath: npz))  // warm the page cache
+        warmPageCache(npz)
         var convertTimes: [Double] = [], rss: [Int] = []
         for i in 0..<max(runs, 3) {
             let out = base + "/out\(i).safetensors"
-            let (seconds, maxRSS) = try runChild(tool, ["convert", npz, "-o", out])
+            let (seconds, maxRSS) = try runChild(tool, ["convert", npz, "-o", out, "--json"])
             convertTimes.append(seconds)
             rss.append(maxRSS)
             try? FileManager.default.removeItem(atPath: out)
@@ -86,12 +96,26 @@ struct IOBench: ParsableCommand {
         return store
     }
 
+    /// Reads a file through a small buffer so it sits in the page cache without growing this process.
+    private func warmPageCache(_ path: String) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 8 << 20)
+        while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress!, $0.count) }) > 0 {}
+    }
+
     private func runChild(_ tool: String, _ args: [String]) throws -> (Double, Int) {
         var pid: pid_t = 0
         let argv: [UnsafeMutablePointer<CChar>?] = ([tool] + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        guard posix_spawn(&pid, tool, nil, nil, argv, environ) == 0 else { throw ValidationError("cannot start \(tool)") }
+        // The child's stdout goes to /dev/null: only its time and peak RSS matter here.
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        guard posix_spawn(&pid, tool, &actions, nil, argv, environ) == 0 else { throw ValidationError("cannot start \(tool)") }
         var status: Int32 = 0
         var usage = rusage()
         _ = wait4(pid, &status, 0, &usage)
