@@ -4,13 +4,18 @@ import Glibc
 
 /// A one-line progress bar on standard error. Silent when stderr is not a terminal or when disabled (`--json`).
 public final class ProgressBar {
+    /// What the counts are: bytes (shown as KB/MB) or items (shown as plain counts).
+    public enum Units { case bytes, items }
+
     private let label: String
     private let enabled: Bool
+    private let units: Units
     private var lastDrawn = -1
 
-    public init(label: String, enabled: Bool = true) {
+    public init(label: String, enabled: Bool = true, units: Units = .bytes) {
         self.label = label
         self.enabled = enabled && Terminal.stderrIsTTY
+        self.units = units
     }
 
     /// Updates the bar; redraws only when the shown percentage changes.
@@ -22,7 +27,8 @@ public final class ProgressBar {
         let width = 30
         let filled = pct * width / 100
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        writeStandardError("\r\(label) \(bar) \(pct)% (\(ByteFormat.string(done))/\(ByteFormat.string(total)))")
+        let counts = units == .bytes ? "\(ByteFormat.string(done))/\(ByteFormat.string(total))" : "\(done)/\(total)"
+        writeStandardError("\r\(label) \(bar) \(pct)% (\(counts))")
     }
 
     public func finish() {

@@ -3,6 +3,7 @@ import Checkpoints
 import Engine
 import TensorStore
 import ToolSupport
+import GANKit
 
 @main
 struct GanConvert: ParsableCommand {
@@ -77,16 +78,38 @@ struct Convert: ParsableCommand {
     @Flag(name: .long, help: "Replace an existing output file.")
     var force = false
 
+    @Option(name: .long, help: "Sequential architecture description for files that do not carry one (Formats/arch-json.md).")
+    var arch: String?
+
+    func mapperOptions() throws -> MapperOptions {
+        try arch.map { try MapperOptions.architectureFile($0) } ?? MapperOptions()
+    }
+
     @OptionGroup var common: CommonOptions
 
     func run() throws {
         common.announce()
         let checkpoint = try CheckpointLoader.load(path: input, options: common.loadOptions)
-        let plainTensors: Set<CheckpointFormat> = [.safetensors, .npy, .npz]
-        if !raw && !plainTensors.contains(checkpoint.format) {
-            throw ValidationError("no architecture mapper handles \(input) yet; use --raw to write its tensors under their raw names")
-        }
         let bar = ProgressBar(label: "converting", enabled: !common.json)
+        // Without --raw, a checkpoint a mapper recognises is written under canonical names (GANKit).
+        let plainTensors: Set<CheckpointFormat> = [.safetensors, .npy, .npz]
+        let options = try mapperOptions()
+        if !raw && (!plainTensors.contains(checkpoint.format) || CanonicalConverter.canConvert(checkpoint, options: options)) {
+            try RawConverter.checkNotSameFile(input: input, output: output)
+            let result = try CanonicalConverter.convert(checkpoint, to: output, options: options, overwrite: force) { bar.update($0, of: $1) }
+            bar.finish()
+            if common.json {
+                print(JSONValue.object([
+                    ("input", .string(input)), ("output", .string(output)),
+                    ("format", .string(checkpoint.format.rawValue)), ("architecture", .string(result.architecture)),
+                    ("source", .string(result.source)), ("tensors", .number(Double(result.tensors))),
+                    ("bytes", .number(Double(result.bytes))), ("source_sha256", .string(result.sourceSHA256)),
+                ]).serialized(pretty: true))
+            } else {
+                print("wrote \(output): \(result.tensors) canonical \(result.architecture) tensors, \(ByteFormat.string(result.bytes)) from \(checkpoint.format.rawValue) (\(result.source))")
+            }
+            return
+        }
         try RawConverter.write(checkpoint, to: output, overwrite: force) { bar.update($0, of: $1) }
         bar.finish()
         if common.json {
