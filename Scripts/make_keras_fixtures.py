@@ -5,6 +5,7 @@ Needs: numpy, h5py, keras 3 (with any backend, e.g. tensorflow-cpu) and tf_keras
 files; the hand-made h5py files and the malformed files need only h5py.
 
     python3 Scripts/make_keras_fixtures.py Fixtures/keras
+    python3 Scripts/make_keras_fixtures.py Fixtures/keras --dump FILE...   # only write FILE.npz companions
 
 Each file <f> gets <f>.npz next to it holding every dataset under its raw name (dataset path with '/' -> '.'),
 so the Swift tests can compare exact bytes.
@@ -155,6 +156,26 @@ def handmade_files():
     dump_npz(p("hand-state-dict.h5"))
 
 
+def unsupported_layer_file():
+    """A whole-model file whose config holds a layer class the reader does not describe (PReLU)."""
+    cfg = ('{"class_name": "Sequential", "config": {"name": "s", "layers": ['
+           '{"class_name": "Dense", "config": {"name": "dense", "batch_input_shape": [null, 3], "units": 2}}, '
+           '{"class_name": "PReLU", "config": {"name": "p_re_lu"}}]}}')
+    with h5py.File(p("hand-unsupported-layer.h5"), "w") as f:
+        f.attrs["keras_version"] = "2.15.0"
+        f.attrs["model_config"] = cfg
+        mw = f.create_group("model_weights")
+        mw.attrs["layer_names"] = ["dense", "p_re_lu"]
+        g = mw.create_group("dense")
+        g.attrs["weight_names"] = ["dense/kernel:0", "dense/bias:0"]
+        g.create_dataset("dense/kernel:0", data=rng.standard_normal((3, 2)).astype("<f4"))
+        g.create_dataset("dense/bias:0", data=rng.standard_normal(2).astype("<f4"))
+        g = mw.create_group("p_re_lu")
+        g.attrs["weight_names"] = ["p_re_lu/alpha:0"]
+        g.create_dataset("p_re_lu/alpha:0", data=rng.standard_normal(2).astype("<f4"))
+    dump_npz(p("hand-unsupported-layer.h5"))
+
+
 def malformed_files():
     """Bad inputs: each must be refused with a clear error, never a crash."""
     src = open(p("hand-k2-model.h5"), "rb").read()
@@ -176,10 +197,21 @@ def malformed_files():
         g = f.create_group("dense")
         g.attrs["weight_names"] = fixed_strings(["dense/kernel:0"])
         g.create_dataset("dense/kernel:0", data=np.zeros((2, 2), "<f4"))
+    # A .keras whose model.weights.h5 member is cut short.
+    import zipfile
+    with zipfile.ZipFile(p("bad-truncated-member.keras"), "w") as z:
+        z.writestr("metadata.json", '{"keras_version": "3.15.1"}')
+        z.writestr("config.json", '{"class_name": "Sequential", "config": {"name": "s", "layers": []}}')
+        z.writestr("model.weights.h5", open(p("hand-k2-split-names.h5"), "rb").read()[:3000])
 
 
 if __name__ == "__main__":
+    if "--dump" in sys.argv:
+        for f in sys.argv[sys.argv.index("--dump") + 1:]:
+            dump_npz(f)
+        sys.exit(0)
     handmade_files()
+    unsupported_layer_file()
     malformed_files()
     if "--no-keras" not in sys.argv:
         keras3_files()
