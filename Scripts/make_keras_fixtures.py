@@ -32,6 +32,8 @@ def dump_npz(path):
     def visit(name, obj):
         if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiub":
             arrays[name.replace("/", ".")] = obj[()]
+        elif isinstance(obj, h5py.Dataset) and obj.attrs.get("dtype") == "bfloat16":
+            arrays[name.replace("/", ".")] = obj[()].view("<u2")  # Keras 3 bfloat16: opaque 2-byte data
 
     with h5py.File(path, "r") as f:
         f.visititems(visit)
@@ -75,6 +77,11 @@ def keras3_files():
     model.save(p("k3-functional.h5"))
     for f in ["k3-functional.weights.h5", "k3-functional.h5"]:
         dump_npz(p(f))
+
+    # Mixed precision: bfloat16 (stored by Keras 3 as opaque |V2 + attribute dtype="bfloat16") and float16.
+    mixed = keras.Sequential([keras.Input((3,)), layers.Dense(2, dtype="bfloat16"), layers.Dense(2, dtype="float16")])
+    mixed.save_weights(p("k3-mixed-dtypes.weights.h5"))
+    dump_npz(p("k3-mixed-dtypes.weights.h5"))
 
 
 def keras2_files():

@@ -56,6 +56,19 @@ import TensorStore
         #expect(try c.tensors.tensor("model_weights.dense_1.dense_1.bias:0").dtype == .f64)
     }
 
+    @Test func keras3BFloat16OpaqueDataBecomesBF16() throws {
+        let c = try KerasFixtures.load("k3-mixed-dtypes.weights.h5")
+        let expected = try KerasFixtures.expected("k3-mixed-dtypes.weights.h5")
+        let bf = try c.tensors.tensor("layers.dense.vars.0")
+        #expect(bf.dtype == .bf16 && bf.shape == [3, 2])
+        let bfWant = try expected.tensor("layers.dense.vars.0")  // h5py's bytes viewed as <u2
+        #expect(bf.packedBytes == bfWant.packedBytes)
+        #expect(bf.floats().contains { $0 != 0 })
+        let half = try c.tensors.tensor("layers.dense_1.vars.0")
+        let halfWant = try expected.tensor("layers.dense_1.vars.0")
+        #expect(half.dtype == .f16 && half.packedBytes == halfWant.packedBytes)
+    }
+
     @Test func plainStateDictKeepsIntegersBoolsScalarsAndSkipsStrings() throws {
         let c = try KerasFixtures.load("hand-state-dict.h5")
         #expect(c.meta(KerasModelDescription.MetadataKey.layout) == .string("hdf5"))

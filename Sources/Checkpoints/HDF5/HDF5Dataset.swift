@@ -63,9 +63,18 @@ extension HDF5File {
         guard tid >= 0 else { throw fail("reading the datatype") }
         let type = HDF5Handle(tid, .datatype)
         let dtype: DType
-        switch try elementType(type, label: label) {
-        case let .success(d): dtype = d
-        case let .failure(reason): return .skipped(reason.text)
+        // Keras 3 stores bfloat16 variables as 2-byte opaque data tagged with the attribute dtype="bfloat16".
+        var opaqueBF16 = false
+        if H5Tget_class(type.id) == H5T_OPAQUE, H5Tget_size(type.id) == 2 {
+            opaqueBF16 = try stringAttribute("dtype", of: path) == "bfloat16"
+        }
+        if opaqueBF16 {
+            dtype = .bf16
+        } else {
+            switch try elementType(type, label: label) {
+            case let .success(d): dtype = d
+            case let .failure(reason): return .skipped(reason.text)
+            }
         }
 
         // Budgets, before allocating: element count × size, the per-tensor and total limits, and what the
@@ -93,7 +102,7 @@ extension HDF5File {
         let mid = H5Tcopy(type.id)
         guard mid >= 0 else { throw fail("copying the datatype") }
         let memType = HDF5Handle(mid, .datatype)
-        if dtype != .bool, dtype.size > 1 { guard H5Tset_order(mid, H5T_ORDER_LE) >= 0 else { throw fail("setting the byte order") } }
+        if dtype != .bool, dtype.size > 1, !opaqueBF16 { guard H5Tset_order(mid, H5T_ORDER_LE) >= 0 else { throw fail("setting the byte order") } }
         let storage = Storage.uninitialized(byteCount: bytes)
         if bytes > 0 {
             guard H5Dread(dataset.id, memType.id, H5S_ALL, H5S_ALL, hid_t(H5P_DEFAULT), storage.mutableBytes.baseAddress) >= 0 else {
