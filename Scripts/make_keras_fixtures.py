@@ -83,6 +83,12 @@ def keras3_files():
     mixed.save_weights(p("k3-mixed-dtypes.weights.h5"))
     dump_npz(p("k3-mixed-dtypes.weights.h5"))
 
+    # A compiled, trained model: the archive also holds optimizer/vars/<i>.
+    small = keras.Sequential([keras.Input((3,)), layers.Dense(4, activation="relu"), layers.Dense(1)], name="small")
+    small.compile("adam", "mse")
+    small.fit(np.ones((8, 3)), np.ones((8, 1)), verbose=0)
+    small.save(p("k3-compiled.keras"))
+
 
 def keras2_files():
     import tf_keras as keras
@@ -105,6 +111,13 @@ def keras2_files():
     model.save_weights(p("k2-weights-only.h5"))
     for f in ["k2-sequential.h5", "k2-weights-only.h5"]:
         dump_npz(p(f))
+
+    # A compiled, trained model: the file also holds optimizer_weights/.
+    small = keras.Sequential([keras.Input((3,)), layers.Dense(4, activation="relu"), layers.Dense(1)], name="small")
+    small.compile("adam", "mse")
+    small.fit(np.ones((8, 3)), np.ones((8, 1)), verbose=0)
+    small.save(p("k2-compiled.h5"))
+    dump_npz(p("k2-compiled.h5"))
 
 
 def fixed_strings(values):

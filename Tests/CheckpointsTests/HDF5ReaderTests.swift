@@ -7,7 +7,7 @@ import TensorStore
     /// Every layout: the raw tensors equal, byte for byte, what h5py reads from the same file.
     @Test(arguments: [
         "keras-dcgan-16.h5", "keras-dcgan-16.weights.h5", "k3-functional.h5", "k3-functional.weights.h5",
-        "k2-sequential.h5", "k2-weights-only.h5", "hand-k2-model.h5", "hand-k2-split-names.h5",
+        "k2-sequential.h5", "k2-weights-only.h5", "k2-compiled.h5", "hand-k2-model.h5", "hand-k2-split-names.h5",
         "hand-state-dict.h5", "hand-unsupported-layer.h5",
     ])
     func rawTensorsMatchH5py(_ name: String) throws {

@@ -151,6 +151,19 @@ import TensorStore
         #expect(c.hints.contains { $0.contains("conv2d_transpose: Conv2DTranspose(filters=4, kernel_size=(5, 5), strides=(2, 2), padding=same") })
     }
 
+    /// Compiled models also store optimizer state: it stays in the raw tensors but is no layer's weight.
+    @Test func optimizerStateIsRawButNotBound() throws {
+        for name in ["k2-compiled.h5", "k3-compiled.keras"] {
+            let c = try KerasFixtures.load(name)
+            #expect(c.tensors.names.contains { $0.hasPrefix("optimizer") }, "\(name)")
+            #expect(c.warnings.isEmpty, "\(name): \(c.warnings)")
+            let d = try KerasModelDescription(checkpoint: c)
+            #expect(d.weightedLayers.map(\.className) == ["Dense", "Dense"], "\(name)")
+            #expect(d.weightedLayers.map { $0.weights.map(\.shape) } == [[[3, 4], [4]], [[4, 1], [1]]], "\(name)")
+            #expect(d.weightedLayers.allSatisfy { $0.weights.allSatisfy { !$0.rawName.hasPrefix("optimizer") } })
+        }
+    }
+
     @Test func sequentialConfigsInTheOldListForm() throws {
         let json = try JSONValue.parse(#"{"class_name": "Sequential", "config": [{"class_name": "Dense", "config": {"name": "d", "units": 3, "batch_input_shape": [null, 2]}}]}"#)
         let m = try KerasConfigParser.model(json, file: "f")

@@ -194,7 +194,7 @@ public enum KerasReader {
         return out
     }
 
-    /// Keras 3 layout: every `<prefix>/vars/<i>` dataset belongs to the group `<prefix>`, in index order; the
+    /// Keras 3 layout: every `layers/…/<prefix>/vars/<i>` dataset belongs to the group `<prefix>`, in index order; the
     /// `vars` group's `name` attribute (recent Keras) gives the layer name.
     static func keras3Groups(_ h5: HDF5File, datasets: [String]) throws -> [KerasWeightGroup] {
         var order: [String] = []
@@ -203,6 +203,9 @@ public enum KerasReader {
             let parts = p.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
             guard parts.count >= 2, parts[parts.count - 2] == "vars", let index = Int(parts[parts.count - 1]) else { continue }
             let prefix = parts.dropLast(2).joined(separator: "/")
+            // Layer variables live under layers/ (Keras 2.13: _layer_checkpoint_dependencies/); optimizer/,
+            // metrics and the model's own vars are not layer weights (they stay raw tensors).
+            guard prefix.hasPrefix("layers/") || prefix.hasPrefix("_layer_checkpoint_dependencies/") else { continue }
             if members[prefix] == nil { order.append(prefix) }
             members[prefix, default: []].append((index, p))
         }

@@ -64,6 +64,10 @@ struct KerasWeightBinder {
                 throw StoreError(.corrupt, "Keras layer '\(e.name)' (\(e.className)) needs \(want) weights (\(kinds[i].weightRoles.joined(separator: ", "))) but \(g)", file: file)
             }
         }
+        let used = Set(best.compactMap { $0?.group })
+        if let stray = groups.first(where: { !$0.datasets.isEmpty && !used.contains($0.group) }) {
+            throw StoreError(.corrupt, "stored weight group '/\(stray.group)' (\(stray.datasets.count) weights) matches no layer of the model config", file: file)
+        }
         throw StoreError(.corrupt, "the stored weight groups do not match the layers of the model config", file: file)
     }
 
