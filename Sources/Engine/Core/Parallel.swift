@@ -1,0 +1,51 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Splits loops across the machine's cores with `DispatchQueue.concurrentPerform`.
+///
+/// Used for the engine's own loops (im2col, FIR filters, norms, activations). GEMMs are not wrapped in this:
+/// OpenBLAS already threads them, and nesting the two would oversubscribe the cores.
+public enum Parallel {
+    /// Worker count: online processors (at least 1).
+    public static let coreCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    /// Calls `body(i)` for every `i` in `0..<count`, spread over the cores. Runs inline when `count` is 1
+    /// or the machine has one core.
+    @inlinable
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 0 { return }
+        if count == 1 || coreCount == 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { b in
+            // The body only touches memory partitioned by index; the box tells the checker so.
+            let box = UncheckedSendable(b)
+            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        }
+    }
+
+    /// Calls `body(range)` on contiguous ranges covering `0..<count`, about `coreCount × 4` ranges (for load
+    /// balance on a shared machine) and never shorter than `minChunk` elements, so small jobs stay on one thread.
+    @inlinable
+    public static func forRanges(_ count: Int, minChunk: Int = 4096, _ body: (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let chunks = max(1, min(coreCount * 4, count / max(minChunk, 1)))
+        if chunks == 1 { body(0..<count); return }
+        let size = (count + chunks - 1) / chunks
+        forEach(chunks) { c in
+            let lo = c * size
+            let hi = min(count, lo + size)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
+
+/// Carries a non-Sendable value (a loop body over partitioned memory) into `concurrentPerform`.
+@usableFromInline
+struct UncheckedSendable<T>: @unchecked Sendable {
+    @usableFromInline let value: T
+    @usableFromInline init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,96 @@
+import TensorStore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Softmax of `n` contiguous values in place: `exp(x − max) / Σ`.
+@inline(__always)
+func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    var m = -Float.infinity
+    for j in 0..<n { m = max(m, p[j]) }
+    var sum: Float = 0
+    for j in 0..<n { let e = expf(p[j] - m); p[j] = e; sum += e }
+    for j in 0..<n { p[j] /= sum }
+}
+
+extension Ops {
+    /// `torch.softmax(x, dim)`: `exp(x − max) / Σ exp(x − max)` along `dim`.
+    public static func softmax(_ x: Tensor, dim: Int = -1) throws(EngineError) -> Tensor {
+        let d = try normalizedDim(dim, rank: x.rank, "softmax")
+        if d != x.rank - 1 {
+            var perm = Array(0..<x.rank); perm.swapAt(d, x.rank - 1)
+            return try permute(softmax(permute(x, perm), dim: -1), perm)
+        }
+        let out = x.toFloat32().contiguous()
+        let copy = Tensor.uninitializedF32(x.shape)
+        let n = x.shape.last ?? 1
+        out.withFloats { src in copy.mutableBase.update(from: src.baseAddress!, count: src.count) }
+        let p = copy.mutableBase
+        Parallel.forRanges(x.elementCount / max(n, 1), minChunk: max(1, 4096 / max(n, 1))) { r in
+            for row in r { softmaxRow(p + row * n, n) }
+        }
+        return copy
+    }
+
+    /// Scaled dot-product attention (`F.scaled_dot_product_attention`, math path):
+    /// `softmax(q·kᵀ·scale + mask)·v` over `[..., L, D]` operands with equal batch dims.
+    ///
+    /// - Parameters:
+    ///   - query: `[..., Lq, D]`; key: `[..., Lk, D]`; value: `[..., Lk, Dv]`.
+    ///   - scale: default `1/√D`. SAGAN/BigGAN attention uses 1.
+    ///   - keep: optional mask broadcastable to `[..., Lq, Lk]`; where it is 0 the score is replaced by
+    ///     `maskValue` before the softmax. The default `−Float.greatestFiniteMagnitude` is GigaGAN's
+    ///     `−finfo.max` (a fully masked row becomes uniform); use `−.infinity` for PyTorch boolean masks.
+    /// - Returns: `[..., Lq, Dv]`.
+    public static func attention(query: Tensor, key: Tensor, value: Tensor, scale: Float? = nil, keep: Tensor? = nil,
+                                 maskValue: Float = -Float.greatestFiniteMagnitude) throws(EngineError) -> Tensor {
+        let op = "attention"
+        try require(query.rank >= 2 && key.rank == query.rank && value.rank == query.rank, op,
+                    "query \(query.shape), key \(key.shape), value \(value.shape) need equal ranks ≥ 2")
+        let r = query.rank
+        let batchShape = Array(query.shape.dropLast(2))
+        try require(Array(key.shape.dropLast(2)) == batchShape && Array(value.shape.dropLast(2)) == batchShape, op,
+                    "batch dims differ: \(query.shape), \(key.shape), \(value.shape)")
+        let (lq, d) = (query.shape[r - 2], query.shape[r - 1])
+        let (lk, dk) = (key.shape[r - 2], key.shape[r - 1])
+        let (lv, dv) = (value.shape[r - 2], value.shape[r - 1])
+        try require(dk == d && lv == lk, op, "key \(key.shape) / value \(value.shape) do not fit query \(query.shape)")
+        let batch = batchShape.reduce(1, *)
+        let maskT = try keep.map { m throws(EngineError) in try broadcast(m, to: batchShape + [lq, lk]) }
+        let qi = Input(query), ki = Input(key), vi = Input(value), mi = maskT.map(Input.init)
+        defer { keepAlive(qi, ki, vi, mi as Any) }
+        let s = scale ?? 1 / Float(d).squareRoot()
+        let out = Tensor.uninitializedF32(batchShape + [lq, dv])
+        let o = out.mutableBase
+        _ = BLASThreading.pinned
+        let one = batch == 1
+        Parallel.forEach(batch) { b in
+            Scratch.withBuffer(lq * lk) { scores in
+                let gemm = one ? parallelSgemm : blasSgemm
+                gemm(false, true, lq, lk, d, s, qi.base + b * lq * d, d, ki.base + b * lk * d, d, 0, scores, lk)
+                if let mi {
+                    let m = mi.base + b * lq * lk
+                    for j in 0..<(lq * lk) where m[j] == 0 { scores[j] = maskValue }
+                }
+                for row in 0..<lq { softmaxRow(scores + row * lk, lk) }
+                gemm(false, false, lq, dv, lk, 1, scores, lk, vi.base + b * lk * dv, dv, 0, o + b * lq * dv, dv)
+            }
+        }
+        return out
+    }
+
+    /// `[B, L, H·D] → [B, H, L, D]` (heads outer in the channel dim, as `rearrange('b n (h d) -> b h n d')`).
+    public static func splitHeads(_ x: Tensor, heads: Int) throws(EngineError) -> Tensor {
+        try requireRank(x, 3, "split_heads", "input")
+        try require(heads >= 1 && x.shape[2] % heads == 0, "split_heads", "\(x.shape[2]) channels not divisible by \(heads) heads")
+        let (b, l, c) = (x.shape[0], x.shape[1], x.shape[2])
+        return try permute(reshape(x, [b, l, heads, c / heads]), [0, 2, 1, 3])
+    }
+
+    /// `[B, H, L, D] → [B, L, H·D]`, the inverse of `splitHeads`.
+    public static func mergeHeads(_ x: Tensor) throws(EngineError) -> Tensor {
+        try requireRank(x, 4, "merge_heads", "input")
+        let (b, h, l, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        return try permute(x, [0, 2, 1, 3]).reshaped([b, l, h * d])
+    }
+}

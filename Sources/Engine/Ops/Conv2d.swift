@@ -1,0 +1,174 @@
+import TensorStore
+
+/// Geometry of one 2-D convolution, shared by the im2col kernels.
+@usableFromInline
+struct ConvGeometry: Sendable {
+    var channels: Int      // input channels per group
+    var height: Int, width: Int
+    var kh: Int, kw: Int
+    var sh: Int, sw: Int
+    var dh: Int, dw: Int
+    var padTop: Int, padLeft: Int
+    var outH: Int, outW: Int
+    var rows: Int { channels * kh * kw }
+    var cols: Int { outH * outW }
+}
+
+/// Writes columns `p0..<p1` (output pixels) of the im2col matrix of one group into `col` (`rows × (p1−p0)`,
+/// row-major): `col[(c,ky,kx), p] = x[c, oy·sh − pt + ky·dh, ox·sw − pl + kx·dw]`, zero outside the image.
+@usableFromInline
+func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows r0: Int, _ r1: Int, cols p0: Int, _ p1: Int,
+            into col: UnsafeMutablePointer<Float>) {
+    let n = p1 - p0
+    let plane = g.height * g.width
+    for r in r0..<r1 {
+        let c = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw
+        let src = x + c * plane
+        let dst = col + r * n
+        var p = p0
+        while p < p1 {
+            let oy = p / g.outW, ox0 = p % g.outW
+            let ox1 = min(g.outW, ox0 + (p1 - p))
+            let seg = dst + (p - p0)
+            let len = ox1 - ox0
+            let iy = oy * g.sh - g.padTop + ky * g.dh
+            if iy < 0 || iy >= g.height {
+                seg.initialize(repeating: 0, count: len)
+            } else {
+                let row = src + iy * g.width
+                let shift = kx * g.dw - g.padLeft
+                if g.sw == 1 {
+                    // ix = ox + shift: zeros, one copied run, zeros.
+                    let lo = min(max(ox0, -shift), ox1), hi = max(min(ox1, g.width - shift), lo)
+                    if lo > ox0 { seg.initialize(repeating: 0, count: lo - ox0) }
+                    if hi > lo { (seg + (lo - ox0)).update(from: row + lo + shift, count: hi - lo) }
+                    if ox1 > hi { (seg + (hi - ox0)).initialize(repeating: 0, count: ox1 - hi) }
+                } else {
+                    for ox in ox0..<ox1 {
+                        let ix = ox * g.sw + shift
+                        seg[ox - ox0] = (ix >= 0 && ix < g.width) ? row[ix] : 0
+                    }
+                }
+            }
+            p += len
+        }
+    }
+}
+
+extension Ops {
+    /// `torch.nn.functional.conv2d` (cross-correlation, NCHW).
+    ///
+    /// - Parameters:
+    ///   - x: `[N, C, H, W]`.
+    ///   - weight: `[O, C/groups, kh, kw]`.
+    ///   - bias: `[O]` or nil.
+    ///   - padding: zero padding; may be asymmetric (Keras "same" with an odd total). Must be ≥ 0.
+    ///   - groups: `C` and `O` must be divisible by it. StyleGAN's fused modulated conv runs one group per
+    ///     sample on `x` reshaped to `[1, N·C, H, W]` (see `modulatedConv2d`).
+    /// - Returns: `[N, O, Ho, Wo]`, `Ho = (H + pt + pb − dh·(kh−1) − 1) / sh + 1`.
+    ///
+    /// Runs as GEMM: 1×1 stride-1 unpadded convs multiply the weight by the input directly; all others build
+    /// im2col tiles per worker thread (in cache) and multiply each with a single-threaded SGEMM.
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1,
+                              padding: Padding2D = 0, dilation: Size2 = 1, groups: Int = 1) throws(EngineError) -> Tensor {
+        let op = "conv2d"
+        try requireRank(x, 4, op, "input")
+        try requireRank(weight, 4, op, "weight")
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, cg, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        try require(groups >= 1 && c % groups == 0 && o % groups == 0, op,
+                    "groups \(groups) must divide input channels \(c) and output channels \(o)")
+        try require(cg == c / groups, op, "weight \(weight.shape) expects \(cg * groups) input channels, input is \(x.shape) with groups \(groups)")
+        try require(stride.h >= 1 && stride.w >= 1 && dilation.h >= 1 && dilation.w >= 1, op, "stride \(stride) and dilation \(dilation) must be ≥ 1")
+        try require(padding.top >= 0 && padding.bottom >= 0 && padding.left >= 0 && padding.right >= 0, op, "negative padding \(padding)")
+        try require(kh >= 1 && kw >= 1, op, "empty kernel \(weight.shape)")
+        if let bias { try require(bias.elementCount == o, op, "bias \(bias.shape) does not have \(o) elements") }
+        let outH = windowCount(h, padTotal: padding.top + padding.bottom, kernel: kh, stride: stride.h, dilation: dilation.h)
+        let outW = windowCount(w, padTotal: padding.left + padding.right, kernel: kw, stride: stride.w, dilation: dilation.w)
+        try require(outH > 0 && outW > 0, op, "kernel \(kh)×\(kw) (dilation \(dilation)) does not fit input \(h)×\(w) with padding \(padding)")
+        let geo = ConvGeometry(channels: cg, height: h, width: w, kh: kh, kw: kw, sh: stride.h, sw: stride.w,
+                               dh: dilation.h, dw: dilation.w, padTop: padding.top, padLeft: padding.left,
+                               outH: outH, outW: outW)
+        let xi = Input(x), wi = Input(weight), bi = bias.map(Input.init)
+        defer { keepAlive(xi, wi, bi as Any) }
+        let out = Tensor.uninitializedF32([n, o, outH, outW])
+        convolve(x: xi.base, batch: n, inChannels: c, weight: wi.base, outChannels: o, bias: bi?.base,
+                 groups: groups, geometry: geo, out: out.mutableBase)
+        return out
+    }
+
+    /// The conv2d kernel on raw buffers (also used by modulated and resampling convs).
+    @usableFromInline
+    static func convolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
+                         outChannels o: Int, bias: UnsafePointer<Float>?, groups: Int, geometry geo: ConvGeometry,
+                         out: UnsafeMutablePointer<Float>) {
+        _ = BLASThreading.pinned
+        let og = o / groups
+        let k = geo.rows, p = geo.cols
+        let inPlane = geo.height * geo.width
+        let direct = geo.kh == 1 && geo.kw == 1 && geo.sh == 1 && geo.sw == 1 && geo.padTop == 0 && geo.padLeft == 0
+            && geo.outH == geo.height && geo.outW == geo.width
+        // Fill the output with the bias (or zero); every GEMM then accumulates with beta = 1.
+        @inline(__always) func fillBias(_ dst: UnsafeMutablePointer<Float>, channel0: Int, count: Int, cols p0: Int, _ p1: Int) {
+            for oc in 0..<count {
+                let v = bias?[channel0 + oc] ?? 0
+                (dst + oc * p + p0).initialize(repeating: v, count: p1 - p0)
+            }
+        }
+        let cores = Parallel.coreCount
+        if direct {
+            for b in 0..<batch {
+                for gi in 0..<groups {
+                    let xg = x + (b * c + gi * geo.channels) * inPlane
+                    let dst = out + (b * o + gi * og) * p
+                    fillBias(dst, channel0: gi * og, count: og, cols: 0, p)
+                    parallelSgemm(m: og, n: p, k: k, a: weight + gi * og * k, lda: k, b: xg, ldb: p,
+                                  beta: 1, c: dst, ldc: p)
+                }
+            }
+            return
+        }
+        // Tile the output pixels so one im2col tile stays around 4 MB (L2-friendly on a 2 MB/core machine
+        // the GEMM streams it once per 16-row panel of the weight).
+        let budget = 1 << 20   // floats
+        var tileCols = max(32, min(p, budget / max(k, 1)))
+        let items = batch * groups
+        // With few items, cut tiles small enough that every core gets work.
+        if items * ((p + tileCols - 1) / tileCols) < cores * 2 {
+            tileCols = max(16, min(tileCols, (p * items + cores * 2 - 1) / (cores * 2)))
+        }
+        tileCols = min(p, (tileCols + 15) / 16 * 16)
+        let tiles = (p + tileCols - 1) / tileCols
+        let total = items * tiles
+        if total >= cores || cores == 1 {
+            Parallel.forEach(total) { t in
+                let item = t / tiles, tile = t % tiles
+                let b = item / groups, gi = item % groups
+                let p0 = tile * tileCols, p1 = min(p, p0 + tileCols)
+                let xg = x + (b * c + gi * geo.channels) * inPlane
+                let dst = out + (b * o + gi * og) * p
+                fillBias(dst, channel0: gi * og, count: og, cols: p0, p1)
+                Scratch.withBuffer(k * (p1 - p0)) { col in
+                    im2col(xg, geo, rows: 0, k, cols: p0, p1, into: col)
+                    blasSgemm(m: og, n: p1 - p0, k: k, a: weight + gi * og * k, lda: k, b: col, ldb: p1 - p0,
+                          beta: 1, c: dst + p0, ldc: p)
+                }
+            }
+        } else {
+            // A single small plane: build its im2col in parallel, then split the GEMM by output channels.
+            for item in 0..<items {
+                let b = item / groups, gi = item % groups
+                let xg = x + (b * c + gi * geo.channels) * inPlane
+                let dst = out + (b * o + gi * og) * p
+                fillBias(dst, channel0: gi * og, count: og, cols: 0, p)
+                Scratch.withBuffer(k * p) { col in
+                    Parallel.forRanges(k, minChunk: max(1, 8192 / max(p, 1))) { r in
+                        im2col(xg, geo, rows: r.lowerBound, r.upperBound, cols: 0, p, into: col)
+                    }
+                    parallelSgemm(m: og, n: p, k: k, a: weight + gi * og * k, lda: k, b: col, ldb: p,
+                                  beta: 1, c: dst, ldc: p)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import TensorStore
+
+/// Adds the GEMM result `col` (`(co,ky,kx) × (iy,ix)`) into the transposed-conv output for channels `c0..<c1`:
+/// `out[co, iy·sh − pt + ky·dh, ix·sw − pl + kx·dw] += col[(co,ky,kx), iy·W + ix]`.
+@usableFromInline
+func col2im(_ col: UnsafePointer<Float>, inH: Int, inW: Int, kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int,
+            padTop: Int, padLeft: Int, outH: Int, outW: Int, channels c0: Int, _ c1: Int,
+            into out: UnsafeMutablePointer<Float>) {
+    let inPlane = inH * inW, outPlane = outH * outW
+    for co in c0..<c1 {
+        let dst = out + co * outPlane
+        for ky in 0..<kh {
+            for kx in 0..<kw {
+                let src = col + ((co * kh + ky) * kw + kx) * inPlane
+                let shiftX = kx * dw - padLeft
+                // ix range with 0 ≤ ix·sw + shiftX < outW.
+                let ixLo = shiftX >= 0 ? 0 : (-shiftX + sw - 1) / sw
+                let ixHi = min(inW, outW - shiftX <= 0 ? 0 : (outW - shiftX + sw - 1) / sw)
+                if ixLo >= ixHi { continue }
+                for iy in 0..<inH {
+                    let oy = iy * sh - padTop + ky * dh
+                    if oy < 0 || oy >= outH { continue }
+                    let s = src + iy * inW
+                    let d = dst + oy * outW + shiftX
+                    if sw == 1 {
+                        for ix in ixLo..<ixHi { d[ix] += s[ix] }
+                    } else {
+                        for ix in ixLo..<ixHi { d[ix * sw] += s[ix] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Ops {
+    /// `torch.nn.functional.conv_transpose2d` (NCHW).
+    ///
+    /// - Parameters:
+    ///   - x: `[N, Cin, H, W]`.
+    ///   - weight: `[Cin, Cout/groups, kh, kw]` (PyTorch layout, used unflipped:
+    ///     `out[o, s·y + ky·d − p, s·x + kx·d − p] += Σ_i x[i, y, x]·W[i, o, ky, kx]`).
+    ///   - padding: removed from the full output, ≥ 0 (may be asymmetric; PyTorch's is symmetric).
+    ///   - outputPadding: extra rows/columns at the bottom/right, < stride or < dilation as in PyTorch.
+    /// - Returns: `[N, Cout, Ho, Wo]`, `Ho = (H−1)·sh − pt − pb + dh·(kh−1) + oph + 1`.
+    ///
+    /// Runs as a GEMM `Wᵀ·x` into a column buffer, then a scatter-add (col2im) split across cores by channel.
+    public static func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1,
+                                       padding: Padding2D = 0, outputPadding: Size2 = 0, dilation: Size2 = 1,
+                                       groups: Int = 1) throws(EngineError) -> Tensor {
+        let op = "conv_transpose2d"
+        try requireRank(x, 4, op, "input")
+        try requireRank(weight, 4, op, "weight")
+        let (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (wcin, cog, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        try require(groups >= 1 && cin % groups == 0, op, "groups \(groups) must divide input channels \(cin)")
+        try require(wcin == cin, op, "weight \(weight.shape) expects \(wcin) input channels, input is \(x.shape)")
+        try require(stride.h >= 1 && stride.w >= 1 && dilation.h >= 1 && dilation.w >= 1, op, "stride \(stride) and dilation \(dilation) must be ≥ 1")
+        try require(padding.top >= 0 && padding.bottom >= 0 && padding.left >= 0 && padding.right >= 0, op, "negative padding \(padding)")
+        try require(outputPadding.h >= 0 && outputPadding.w >= 0
+                    && (outputPadding.h < stride.h || outputPadding.h < dilation.h)
+                    && (outputPadding.w < stride.w || outputPadding.w < dilation.w), op,
+                    "output padding \(outputPadding) must be smaller than stride \(stride) or dilation \(dilation)")
+        let cout = cog * groups
+        if let bias { try require(bias.elementCount == cout, op, "bias \(bias.shape) does not have \(cout) elements") }
+        let outH = (h - 1) * stride.h - padding.top - padding.bottom + dilation.h * (kh - 1) + outputPadding.h + 1
+        let outW = (w - 1) * stride.w - padding.left - padding.right + dilation.w * (kw - 1) + outputPadding.w + 1
+        try require(outH > 0 && outW > 0, op, "padding \(padding) leaves no output for input \(h)×\(w)")
+        let xi = Input(x), wi = Input(weight), bi = bias.map(Input.init)
+        defer { keepAlive(xi, wi, bi as Any) }
+        let out = Tensor.uninitializedF32([n, cout, outH, outW])
+        let o = out.mutableBase
+        let outPlane = outH * outW, inPlane = h * w
+        let cig = cin / groups
+        let rows = cog * kh * kw
+        for b in 0..<n {
+            for c in 0..<cout {
+                (o + (b * cout + c) * outPlane).initialize(repeating: bi?.base[c] ?? 0, count: outPlane)
+            }
+        }
+        _ = BLASThreading.pinned
+        for b in 0..<n {
+            for g in 0..<groups {
+                let xg = xi.base + (b * cin + g * cig) * inPlane
+                let wg = wi.base + g * cig * rows
+                let dst = o + (b * cout + g * cog) * outPlane
+                Scratch.withBuffer(rows * inPlane) { col in
+                    // col[(co,ky,kx), p] = Σ_i W[i, (co,ky,kx)]·x[i, p]
+                    parallelSgemm(transA: true, m: rows, n: inPlane, k: cig, a: wg, lda: rows, b: xg, ldb: inPlane,
+                                  c: col, ldc: inPlane)
+                    let colC = UnsafePointer(col)
+                    Parallel.forRanges(cog, minChunk: 1) { r in
+                        col2im(colC, inH: h, inW: w, kh: kh, kw: kw, sh: stride.h, sw: stride.w, dh: dilation.h,
+                               dw: dilation.w, padTop: padding.top, padLeft: padding.left, outH: outH, outW: outW,
+                               channels: r.lowerBound, r.upperBound, into: dst)
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

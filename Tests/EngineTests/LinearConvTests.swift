@@ -1,0 +1,76 @@
+import Testing
+import TensorStore
+@testable import Engine
+
+@Suite("Linear, matmul and convolutions against PyTorch")
+struct LinearConvTests {
+    @Test func linear() throws {
+        let g = try Golden("linear")
+        expectClose(try Ops.linear(g["x"], weight: g["weight"], bias: g["bias"]), try g["out"], "linear")
+        let h = try Golden("linear_nobias")
+        expectClose(try Ops.linear(h["x"], weight: h["weight"]), try h["out"], "linear without bias")
+    }
+
+    @Test func matmul() throws {
+        let g = try Golden("matmul_batched")
+        expectClose(try Ops.matmul(g["a"], g["b"]), try g["out"], "batched matmul")
+        let t = try Golden("matmul_transb")
+        expectClose(try Ops.matmul(t["a"], t["b"], transposeB: true), try t["out"], "matmul Bᵀ")
+    }
+
+    @Test(arguments: ["conv_k3_s1_p1", "conv_k3_s2_same_asym", "conv_k5_dil2", "conv_groups2", "conv_1x1",
+                      "conv_depthwise", "conv_k4_s2_p1", "conv_k3_rect_stride", "conv_big", "conv_perSampleGroups"])
+    func conv2d(name: String) throws {
+        let g = try Golden(name)
+        let s = try g.ints("stride"), d = try g.ints("dilation")
+        let y = try Ops.conv2d(g["x"], weight: g["weight"], bias: g.has("bias") ? g["bias"] : nil,
+                               stride: Size2(s[0], s[1]), padding: Padding2D(tblr: try g.ints("padding")),
+                               dilation: Size2(d[0], d[1]), groups: try g.ints("groups")[0])
+        expectClose(y, try g["out"], name)
+    }
+
+    @Test(arguments: ["convt_k4_s2_p1", "convt_k4_s1_p0_dcgan_first", "convt_k5_s2_p2_op1", "convt_k3_s2_groups2",
+                      "convt_k3_dil2", "convt_k3_s2_p0_sg2"])
+    func convTranspose2d(name: String) throws {
+        let g = try Golden(name)
+        let s = try g.ints("stride"), op = try g.ints("output_padding"), d = try g.ints("dilation")
+        let y = try Ops.convTranspose2d(g["x"], weight: g["weight"], bias: g.has("bias") ? g["bias"] : nil,
+                                        stride: Size2(s[0], s[1]), padding: Padding2D(tblr: try g.ints("padding")),
+                                        outputPadding: Size2(op[0], op[1]), dilation: Size2(d[0], d[1]),
+                                        groups: try g.ints("groups")[0])
+        expectClose(y, try g["out"], name)
+    }
+
+    @Test(arguments: ["modconv_demod", "modconv_nodemod_1x1", "modconv_full_pad"])
+    func modulatedConv(name: String) throws {
+        let g = try Golden(name)
+        let demod = name != "modconv_nodemod_1x1"
+        let pad = Padding2D(try g.ints("padding")[0])
+        for fused in [true, false] {
+            let y = try Ops.modulatedConv2d(g["x"], weight: g["weight"], styles: g["styles"], demodulate: demod,
+                                            padding: pad, fused: fused)
+            expectClose(y, try g["out"], "\(name) fused=\(fused)")
+        }
+    }
+
+    @Test func largeConvMatchesDirectSum() throws {
+        // A shape big enough to use several im2col tiles per worker, checked against a direct loop.
+        let x = Tensor(shape: [1, 40, 45, 47], floats: (0..<(40 * 45 * 47)).map { Float(($0 * 7919) % 113) / 113 - 0.5 })
+        let w = Tensor(shape: [24, 40, 3, 3], floats: (0..<(24 * 40 * 9)).map { Float(($0 * 104729) % 97) / 97 - 0.5 })
+        let y = try Ops.conv2d(x, weight: w, stride: 2, padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1))
+        let xs = x.floats(), ws = w.floats(), ys = y.floats()
+        let (oh, ow) = (y.shape[2], y.shape[3])
+        #expect(oh == 22 && ow == 24)
+        var worst: Float = 0
+        for o in 0..<24 { for oy in 0..<oh { for ox in 0..<ow {
+            var acc: Double = 0
+            for c in 0..<40 { for ky in 0..<3 { for kx in 0..<3 {
+                let iy = oy * 2 - 1 + ky, ix = ox * 2 - 2 + kx
+                if iy < 0 || iy >= 45 || ix < 0 || ix >= 47 { continue }
+                acc += Double(xs[(c * 45 + iy) * 47 + ix]) * Double(ws[((o * 40 + c) * 3 + ky) * 3 + kx])
+            } } }
+            worst = max(worst, abs(Float(acc) - ys[(o * oh + oy) * ow + ox]))
+        } } }
+        #expect(worst < 1e-4)
+    }
+}

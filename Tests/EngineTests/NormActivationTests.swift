@@ -1,0 +1,65 @@
+import Testing
+import TensorStore
+@testable import Engine
+
+@Suite("Norms, activations, bias_act and resampling against PyTorch")
+struct NormActivationTests {
+    @Test func batchNorm() throws {
+        let g = try Golden("batch_norm")
+        expectClose(try Ops.batchNorm(g["x"], mean: g["mean"], variance: g["var"], weight: g["weight"], bias: g["bias"],
+                                      eps: try g.float("eps")), try g["out"], "batch_norm")
+    }
+
+    @Test func instanceAndLayerNorm() throws {
+        let g = try Golden("instance_norm")
+        expectClose(try Ops.instanceNorm(g["x"], weight: g["weight"], bias: g["bias"], eps: try g.float("eps")),
+                    try g["out"], "instance_norm")
+        let l = try Golden("layer_norm")
+        expectClose(try Ops.layerNorm(l["x"], normalizedDims: 2, weight: l["weight"], bias: l["bias"], eps: try l.float("eps")),
+                    try l["out"], "layer_norm")
+    }
+
+    @Test func secondMomentNorms() throws {
+        let r = try Golden("rms_norm")
+        expectClose(try Ops.rmsNorm(r["x"], weight: r["weight"], eps: try r.float("eps")), try r["out"], "rms_norm")
+        let p = try Golden("pixel_norm")
+        expectClose(try Ops.pixelNorm(p["x"], dim: 1, eps: 1e-8), try p["out"], "pixel_norm")
+        let n = try Golden("l2_normalize")
+        expectClose(try Ops.l2Normalize(n["x"], dim: 1), try n["out"], "F.normalize")
+    }
+
+    @Test func activations() throws {
+        let g = try Golden("activations")
+        let x = try g["x"]
+        let cases: [(String, Activation)] = [("relu", .relu), ("lrelu02", .lrelu), ("lrelu001", .leakyRelu(slope: 0.01)),
+                                             ("lrelu03", .leakyRelu(slope: 0.3)), ("selu", .selu), ("elu", .elu),
+                                             ("tanh", .tanh), ("sigmoid", .sigmoid), ("gelu", .gelu), ("silu", .silu),
+                                             ("softplus", .softplus)]
+        for (name, act) in cases { expectClose(Ops.activation(x, act), try g[name], name) }
+    }
+
+    @Test func biasAct() throws {
+        let a = try Golden("bias_act_lrelu_clamp")
+        let y = try Ops.biasAct(a["x"], bias: a["bias"], activation: .lrelu, clamp: try a.float("clamp"))
+        expectClose(y, try a["out"], "bias_act lrelu clamp")
+        #expect(y.floats().contains(256), "the clamp must be reached by this golden")
+        let l = try Golden("bias_act_linear")
+        expectClose(try Ops.biasAct(l["x"], bias: l["bias"]), try l["out"], "bias_act linear")
+        let r = try Golden("bias_act_relu_gain")
+        expectClose(try Ops.biasAct(r["x"], bias: r["bias"], activation: .relu, gain: try r.float("gain"),
+                                    clamp: try r.float("clamp")), try r["out"], "bias_act relu gain clamp")
+    }
+
+    @Test func resampling() throws {
+        expectClose(try Ops.upsampleNearest(Golden("upsample_nearest2")["x"], scale: 2), try Golden("upsample_nearest2")["out"], "nearest ×2")
+        let b = try Golden("upsample_bilinear2")
+        expectClose(try Ops.upsampleBilinear(b["x"], scale: 2), try b["out"], "bilinear ×2")
+        let s = try Golden("upsample_bilinear_size")
+        let size = try s.ints("size")
+        expectClose(try Ops.upsampleBilinear(s["x"], size: Size2(size[0], size[1])), try s["out"], "bilinear to size")
+        let m = try Golden("max_pool2")
+        expectClose(try Ops.maxPool2d(m["x"], kernel: 2), try m["out"], "max_pool2d")
+        let a = try Golden("avg_pool2")
+        expectClose(try Ops.avgPool2d(a["x"], kernel: 2), try a["out"], "avg_pool2d")
+    }
+}
