@@ -86,6 +86,7 @@ public struct Tensor: @unchecked Sendable {
     /// True when the elements are in C order, packed, in host (little-endian) byte order.
     public var isContiguous: Bool {
         guard byteOrder == .host else { return false }
+        if shape.contains(0) { return true }  // no elements: any strides describe the same (empty) layout
         var expected = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) where shape[i] != 1 {
             if strides[i] != expected { return false }

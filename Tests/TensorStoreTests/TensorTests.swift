@@ -21,6 +21,15 @@ import Testing
         #expect(v.contiguous().isContiguous)
     }
 
+    @Test func emptyTensorsAreContiguousAndWritable() throws {
+        // numpy writes [N, 0] arrays (an unconditional model's empty `c`); they must pack and convert.
+        let t = try Tensor(storage: Storage(byteCount: 0), dtype: .f32, shape: [4, 0])
+        #expect(t.isContiguous)
+        #expect(t.contiguous().byteCount == 0)
+        #expect(t.withContiguousBytes { $0.count } == 0)
+        #expect(t.floats().isEmpty)
+    }
+
     @Test func convertsEveryDTypeToFloat() throws {
         let half = Tensor(zeros: [4], dtype: .f16)
         let hb = half.storage.mutableBytes.bindMemory(to: UInt16.self)
