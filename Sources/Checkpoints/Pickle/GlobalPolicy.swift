@@ -16,7 +16,7 @@ enum GlobalPolicy {
         case torchStorage(DType?)
         case torchDType(DType?)
         case loadFromBytes
-        case numpyReconstruct, numpyNDArray, numpyDType, numpyScalar
+        case numpyReconstruct, numpyNDArray, numpyDType, numpyScalar, numpyFromBuffer
         case argparseNamespace
         case persistentObject
         case tfNetwork
@@ -123,6 +123,8 @@ enum GlobalPolicy {
             case "scalar": return .numpyScalar
             default: return nil
             }
+        case "numpy.core.numeric", "numpy._core.numeric":
+            return n == "_frombuffer" ? .numpyFromBuffer : nil
         case "numpy":
             switch n {
             case "ndarray": return .numpyNDArray

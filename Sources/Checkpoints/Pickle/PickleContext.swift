@@ -18,9 +18,9 @@ final class PickleBudget {
     /// Containers created in total (each costs memory even when empty).
     var maxContainers = 20_000_000
     /// Depth of the object graph that walkers descend (naming, metadata, tree).
-    var maxGraphDepth = 400
+    var maxGraphDepth = 200
     /// Nodes the naming walk may visit in total (a memo-shared DAG can have exponentially many paths).
-    var maxGraphVisits = 20_000_000
+    var maxGraphVisits = 1_000_000
 
     private(set) var allocated = 0
     var containers = 0

@@ -70,12 +70,14 @@ struct PickleMachine {
     }
 
     /// A newline-terminated text operand (protocol 0), without the newline.
-    private mutating func line() throws -> String {
+    private mutating func line(latin1: Bool = false) throws -> String {
         let limit = min(frameEnd ?? end, end)
         var i = pos
         while i < limit && bytes[i] != 0x0a { i += 1 }
         guard i < limit else { throw fail(.truncated, "text operand has no terminating newline") }
-        let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[pos..<i]), as: UTF8.self)
+        try context.budget.allocate(i - pos, "a text operand")
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[pos..<i])
+        let s = latin1 ? String(String.UnicodeScalarView(raw.map { Unicode.Scalar($0) })) : String(decoding: raw, as: UTF8.self)
         _ = try take(i - pos + 1)
         return s
     }
@@ -216,8 +218,8 @@ struct PickleMachine {
             case 0x58: try push(.string(try utf8(try u32())))        // BINUNICODE
             case 0x8c: try push(.string(try utf8(try u8())))         // SHORT_BINUNICODE
             case 0x8d: try push(.string(try utf8(try u64())))        // BINUNICODE8
-            case 0x56:                                                // UNICODE (raw-unicode-escape)
-                let t = try line()
+            case 0x56:                                                // UNICODE (raw-unicode-escape: Latin-1 bytes + \u escapes)
+                let t = try line(latin1: true)
                 try push(.string(PickleText.rawUnicodeUnescape(t)))
             case 0x54:                                                // BINSTRING
                 let n = try i32()

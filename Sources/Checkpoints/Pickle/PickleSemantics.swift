@@ -99,6 +99,14 @@ extension PickleMachine {
             return .object(obj)
         case .numpyScalar:
             return try opaque(g, args, kind: .numpyScalar)
+        case .numpyFromBuffer:
+            // Protocol-5 arrays: _frombuffer(buffer, dtype, shape, order) — the same fields as an ndarray BUILD.
+            guard args.count >= 4 else { throw fail(.corrupt, "\(g) with \(args.count) arguments") }
+            let obj = try container(PickleObject(callable: g, kind: .ndarray, args: [], location: location))
+            let fortran = PickleValue.bool(args[3].stringValue == "F")
+            let state = PickleValue.tuple(try container(PickleTuple([args[2], args[1], fortran, args[0]])))
+            try NumpyObjects.buildArray(obj, state, machine: self)
+            return .object(obj)
         case .argparseNamespace:
             return try opaque(g, args, kind: .namespace)
         case .persistentObject:

@@ -94,7 +94,14 @@ enum PickleKey: Hashable {
     case identity(ObjectIdentifier)
     case global(GlobalName)
 
-    init(_ v: PickleValue, depth: Int = 0) {
+    init(_ v: PickleValue) {
+        var budget = 4096
+        self.init(v, budget: &budget)
+    }
+
+    /// `budget` bounds the work for tuple keys shaped as memo-shared DAGs (exponentially many paths).
+    private init(_ v: PickleValue, budget: inout Int) {
+        budget -= 1
         switch v {
         case .none: self = .none
         case let .bool(b): self = .bool(b)
@@ -104,8 +111,14 @@ enum PickleKey: Hashable {
         case let .string(s): self = .string(s)
         case let .bytes(b): self = .bytes(Array(b.bytes.prefix(4096)))
         case let .tuple(t):
-            // Deeply nested tuple keys hash by identity, so hashing never recurses far.
-            self = depth < 32 ? .tuple(t.items.map { PickleKey($0, depth: depth + 1) }) : .identity(ObjectIdentifier(t))
+            // Large or deeply nested tuple keys hash by identity, so hashing stays cheap.
+            if budget > t.count {
+                var parts: [PickleKey] = []
+                for x in t.items { parts.append(PickleKey(x, budget: &budget)) }
+                self = .tuple(parts)
+            } else {
+                self = .identity(ObjectIdentifier(t))
+            }
         case let .global(g): self = .global(g)
         case let .list(o): self = .identity(ObjectIdentifier(o))
         case let .dict(o): self = .identity(ObjectIdentifier(o))

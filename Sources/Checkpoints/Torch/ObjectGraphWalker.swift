@@ -10,6 +10,8 @@ final class ObjectGraphWalker {
     private(set) var dangerousSites: [(global: GlobalName, path: String, location: String)] = []
     private var visits = 0
     private var onPath = Set<ObjectIdentifier>()
+    private var visitsPerObject: [ObjectIdentifier: Int] = [:]
+    static let maxVisitsPerObject = 4096
 
     init(context: PickleContext) { self.context = context }
 
@@ -77,6 +79,14 @@ final class ObjectGraphWalker {
     private func guarded(_ obj: AnyObject, _ cycleLabel: String, _ body: () throws -> CheckpointTree) throws -> CheckpointTree {
         let id = ObjectIdentifier(obj)
         guard onPath.insert(id).inserted else { return CheckpointTree(cycleLabel) }
+        // Sharing through the memo is normal (a tensor under two names); thousands of paths to one container
+        // are an expansion bomb, caught here long before the total visit budget.
+        let n = (visitsPerObject[id] ?? 0) + 1
+        visitsPerObject[id] = n
+        guard n <= Self.maxVisitsPerObject else {
+            onPath.remove(id)
+            throw StoreError(.tooLarge, "one container is reached through more than \(Self.maxVisitsPerObject) paths (memo-shared expansion)")
+        }
         defer { onPath.remove(id) }
         return try body()
     }
@@ -86,7 +96,13 @@ final class ObjectGraphWalker {
         let netNames = items.map { TFNetworkNode.of($0)?.name }
         let useNames = !items.isEmpty && netNames.allSatisfy { $0 != nil } && Set(netNames.compactMap { $0 }).count == items.count
         var node = CheckpointTree(prefix + "\(kind) (\(items.count) items)")
+        var scalarsShown = 0
         for (i, x) in items.enumerated() {
+            // Long runs of plain values (optimizer param ids, logs) are summarised, not walked one by one.
+            if !holdsData(x) {
+                scalarsShown += 1
+                if scalarsShown > 16 { continue }
+            }
             let name = useNames ? netNames[i]! : String(i)
             node.children.append(try walk(x, path: path + [name], label: name, depth: depth + 1))
         }

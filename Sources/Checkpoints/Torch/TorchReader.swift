@@ -11,7 +11,7 @@ import TensorStore
 public enum TorchReader {
     public static func readZip(zip: ZipArchive, path: String, options: LoadOptions) throws -> Checkpoint {
         let context = makeContext(bytes: zip.file.count, options: options)
-        return try run(path: path) {
+        return try run(path: path, context: context, options: options) {
             let root = try TorchZipContainer.read(zip: zip, context: context)
             return try assemble(root: root, path: path, format: .torchZip, context: context, options: options)
         }
@@ -19,7 +19,7 @@ public enum TorchReader {
 
     public static func readLegacy(file: MappedFile, path: String, options: LoadOptions) throws -> Checkpoint {
         let context = makeContext(bytes: file.count, options: options)
-        return try run(path: path) {
+        return try run(path: path, context: context, options: options) {
             let source = try Storage(mapped: file, range: 0..<file.count)
             let (root, end) = try TorchLegacyStream.read(source: source, range: 0..<file.count, label: "stream", context: context)
             if end < file.count { context.warn("\(file.count - end) bytes after the last storage were ignored") }
@@ -29,7 +29,7 @@ public enum TorchReader {
 
     public static func readTar(file: MappedFile, path: String, options: LoadOptions) throws -> Checkpoint {
         let context = makeContext(bytes: file.count, options: options)
-        return try run(path: path) {
+        return try run(path: path, context: context, options: options) {
             let root = try TorchTarContainer.read(file: file, context: context)
             return try assemble(root: root, path: path, format: .torchTar, context: context, options: options)
         }
@@ -37,7 +37,7 @@ public enum TorchReader {
 
     public static func readPickle(file: MappedFile, path: String, options: LoadOptions) throws -> Checkpoint {
         let context = makeContext(bytes: file.count, options: options)
-        return try run(path: path) {
+        return try run(path: path, context: context, options: options) {
             let source = try Storage(mapped: file, range: 0..<file.count)
             var machine = PickleMachine(source: source, label: "pickle", context: context)
             let root = try machine.run()
@@ -50,8 +50,22 @@ public enum TorchReader {
     }
 
     /// Names the file in every error.
-    private static func run(path: String, _ body: () throws -> Checkpoint) throws -> Checkpoint {
-        do { return try body() } catch let e as StoreError { throw e.at(file: path) }
+    /// Names the file in every error. A dangerous global met before a structural error is what the user
+    /// needs to hear about, so the refusal takes precedence.
+    private static func run(path: String, context: PickleContext, options: LoadOptions, _ body: () throws -> Checkpoint) throws -> Checkpoint {
+        do {
+            return try body()
+        } catch let e as StoreError {
+            let dangerous = context.globals.filter { $0.safety == .dangerous }
+            if !dangerous.isEmpty && !options.allowDangerousGlobals && e.code != .refused {
+                context.tearDown()
+                var r = refusal(dangerous, sites: [])
+                r.message += " (the file is also malformed: \(e.message))"
+                throw r.at(file: path)
+            }
+            context.tearDown()
+            throw e.at(file: path)
+        }
     }
 
     static func assemble(root: PickleValue, path: String, format: CheckpointFormat, context: PickleContext,
