@@ -51,7 +51,7 @@ import TensorStore
     /// Random byte damage: either a clean read or a typed error.
     @Test func damagedBytesGiveTypedErrorsOrData() throws {
         let bytes = try KerasFixtures.bytes("k2-sequential.h5")
-        var rng = SplitMix(seed: 11)
+        var rng = HDF5DamageRandom(seed: 11)
         for _ in 0..<40 {
             var damaged = bytes
             for _ in 0..<4 { damaged[Int(rng.next() % UInt64(damaged.count))] = UInt8(truncatingIfNeeded: rng.next()) }
@@ -65,7 +65,7 @@ import TensorStore
 }
 
 /// A tiny deterministic generator for the damage test.
-struct SplitMix {
+struct HDF5DamageRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

@@ -19,7 +19,7 @@ import TensorStore
             let got = try #require(checkpoint.tensors[raw], "missing \(raw)")
             #expect(got.dtype == want.dtype, "\(raw)")
             #expect(got.shape == want.shape, "\(raw)")
-            #expect(got.packedBytes == want.packedBytes, "\(raw)")
+            #expect(got.kerasTestBytes == want.kerasTestBytes, "\(raw)")
         }
     }
 
@@ -62,16 +62,16 @@ import TensorStore
         let bf = try c.tensors.tensor("layers.dense.vars.0")
         #expect(bf.dtype == .bf16 && bf.shape == [3, 2])
         let bfWant = try expected.tensor("layers.dense.vars.0")  // h5py's bytes viewed as <u2
-        #expect(bf.packedBytes == bfWant.packedBytes)
+        #expect(bf.kerasTestBytes == bfWant.kerasTestBytes)
         #expect(bf.floats().contains { $0 != 0 })
         let half = try c.tensors.tensor("layers.dense_1.vars.0")
         let halfWant = try expected.tensor("layers.dense_1.vars.0")
-        #expect(half.dtype == .f16 && half.packedBytes == halfWant.packedBytes)
+        #expect(half.dtype == .f16 && half.kerasTestBytes == halfWant.kerasTestBytes)
     }
 
     @Test func plainStateDictKeepsIntegersBoolsScalarsAndSkipsStrings() throws {
         let c = try KerasFixtures.load("hand-state-dict.h5")
-        #expect(c.meta(KerasModelDescription.MetadataKey.layout) == .string("hdf5"))
+        #expect(c.kerasMeta(KerasModelDescription.MetadataKey.layout) == .string("hdf5"))
         #expect(try c.tensors.tensor("net.0.bias").int64s() == [0, 1, 2])
         let step = try c.tensors.tensor("net.step")
         #expect(step.shape == [] && step.dtype == .i32 && step.int64s() == [42])
@@ -83,19 +83,19 @@ import TensorStore
 
     @Test func splitLayerNamesAttributesAreJoined() throws {
         let c = try KerasFixtures.load("hand-k2-split-names.h5")
-        let groups = try KerasWeightGroup.list(from: c.meta(KerasModelDescription.MetadataKey.weightGroups), file: "")
+        let groups = try KerasWeightGroup.list(from: c.kerasMeta(KerasModelDescription.MetadataKey.weightGroups), file: "")
         #expect(groups.map(\.layer) == ["conv2d_transpose", "batch_normalization"])
         #expect(groups[1].datasets.count == 4)
     }
 
     @Test func keepsKerasVersionBackendAndConfigInMetadata() throws {
         let c = try KerasFixtures.load("k2-sequential.h5")
-        #expect(c.meta("keras_version") == .string("2.21.0"))
-        #expect(c.meta("backend") == .string("tensorflow"))
-        #expect(c.meta("model_config")?["class_name"] == .string("Sequential"))
+        #expect(c.kerasMeta("keras_version") == .string("2.21.0"))
+        #expect(c.kerasMeta("backend") == .string("tensorflow"))
+        #expect(c.kerasMeta("model_config")?["class_name"] == .string("Sequential"))
         let fixed = try KerasFixtures.load("hand-k2-model.h5")  // fixed-length byte-string attributes
-        #expect(fixed.meta("keras_version") == .string("2.2.4"))
-        #expect(fixed.meta("model_config")?["config"]?["name"] == .string("sequential"))
+        #expect(fixed.kerasMeta("keras_version") == .string("2.2.4"))
+        #expect(fixed.kerasMeta("model_config")?["config"]?["name"] == .string("sequential"))
     }
 
     @Test func theKerasArchiveYieldsTheSameTensorsAsItsWeightsTwin() throws {
@@ -106,10 +106,10 @@ import TensorStore
             #expect(archive.tensors.names == twin.tensors.names)
             for (name, t) in twin.tensors.tensors {
                 let a = try archive.tensors.tensor(name)
-                #expect(a.dtype == t.dtype && a.shape == t.shape && a.packedBytes == t.packedBytes, "\(stem): \(name)")
+                #expect(a.dtype == t.dtype && a.shape == t.shape && a.kerasTestBytes == t.kerasTestBytes, "\(stem): \(name)")
             }
-            #expect(archive.meta("keras_version") == .string("3.15.1"))
-            #expect(archive.meta("model_config")?["class_name"] != nil)
+            #expect(archive.kerasMeta("keras_version") == .string("3.15.1"))
+            #expect(archive.kerasMeta("model_config")?["class_name"] != nil)
         }
     }
 

@@ -105,7 +105,7 @@ import TensorStore
     @Test func bindsKeras3GroupsWithoutNameAttributes() throws {
         var c = try KerasFixtures.load("k3-functional.keras")
         let key = KerasModelDescription.MetadataKey.weightGroups
-        let groups = try KerasWeightGroup.list(from: c.meta(key), file: c.path).map {
+        let groups = try KerasWeightGroup.list(from: c.kerasMeta(key), file: c.path).map {
             KerasWeightGroup(group: $0.group, layer: nil, datasets: $0.datasets)
         }
         c.metadata = c.metadata.map { $0.0 == key ? (key, .array(groups.map(\.json))) : $0 }
@@ -136,7 +136,7 @@ import TensorStore
 
     @Test func weightsThatDoNotFitTheConfigAreRefused() throws {
         var c = try KerasFixtures.load("hand-k2-model.h5")
-        let text = try #require(c.meta("model_config")).serialized().replacingOccurrences(of: #""units":6"#, with: #""units":7"#)
+        let text = try #require(c.kerasMeta("model_config")).serialized().replacingOccurrences(of: #""units":6"#, with: #""units":7"#)
         c.metadata = c.metadata.map { $0.0 == "model_config" ? ("model_config", try! JSONValue.parse(text)) : $0 }
         let error = try #require(throws: StoreError.self) { try KerasModelDescription(checkpoint: c) }
         #expect(error.message.contains("'dense'") && error.message.contains("kernel"))

@@ -31,9 +31,9 @@ enum KerasFixtures {
 
 extension Tensor {
     /// C-order little-endian bytes, for exact comparisons.
-    var packedBytes: [UInt8] { withContiguousBytes { Array($0) } }
+    var kerasTestBytes: [UInt8] { withContiguousBytes { Array($0) } }
 }
 
 extension Checkpoint {
-    func meta(_ key: String) -> JSONValue? { metadata.first { $0.0 == key }?.1 }
+    func kerasMeta(_ key: String) -> JSONValue? { metadata.first { $0.0 == key }?.1 }
 }
