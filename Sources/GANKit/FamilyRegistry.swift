@@ -2,6 +2,10 @@ import Models
 
 /// Every family the library knows. Adding a source means adding its mapper here; the models never change.
 enum FamilyRegistry {
-    static let mappers: [any CheckpointMapper.Type] = []
-    static let architectures: [any CanonicalArchitecture.Type] = []
+    static let mappers: [any CheckpointMapper.Type] = [
+        StyleGANv1TensorFlowMapper.self,
+    ]
+    static let architectures: [any CanonicalArchitecture.Type] = [
+        StyleGANv1Architecture.self,
+    ]
 }
