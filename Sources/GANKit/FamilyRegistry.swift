@@ -4,8 +4,10 @@ import Models
 enum FamilyRegistry {
     static let mappers: [any CheckpointMapper.Type] = [
         StyleGANv1TensorFlowMapper.self,
+        GigaGANLucidrainsMapper.self,
     ]
     static let architectures: [any CanonicalArchitecture.Type] = [
         StyleGANv1Architecture.self,
+        GigaGANArchitecture.self,
     ]
 }

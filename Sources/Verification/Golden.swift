@@ -13,6 +13,9 @@ public struct Golden {
     public var truncation: Float
     public var truncationCutoff: Int?
     public var noise: [Tensor]
+    /// Text-conditional GigaGAN: `text_encodings` [N, T, D] and the optional `text_mask` [N, T].
+    public var textEncodings: Tensor?
+    public var textMask: Tensor?
     /// The arrays to compare: `image`, optionally `ws` and `trace.<layer>`, in file order.
     public var expected: OrderedDictionary<String, Tensor>
 
@@ -74,6 +77,18 @@ public struct Golden {
         var noise: [Tensor] = []
         while let t = store["noise_\(noise.count)"] { noise.append(t.toFloat32()) }
         self.noise = noise
+        if let t = store["text_encodings"] {
+            guard t.dtype.isFloatingPoint, t.rank == 3, t.shape[0] == n else {
+                throw fail("'text_encodings' must be a float array [\(n), T, D] (found \(t.dtype.displayName) \(t.shape))", "text_encodings")
+            }
+            textEncodings = t.toFloat32()
+        }
+        if let m = store["text_mask"] {
+            guard m.rank == 2, m.shape[0] == n, m.shape[1] == textEncodings?.shape[1] else {
+                throw fail("'text_mask' must be [\(n), T] beside 'text_encodings' [\(n), T, D] (found \(m.shape))", "text_mask")
+            }
+            textMask = m.toFloat32()
+        }
         guard store["image"] != nil else { throw fail("a golden needs the reference output 'image'", "image") }
         var expected: OrderedDictionary<String, Tensor> = [:]
         for (name, t) in store.tensors where name == "image" || name == "ws" || name.hasPrefix("trace.") {
@@ -102,7 +117,8 @@ public struct Golden {
             }
             c = Tensor(shape: [labels.count, classes], floats: v)
         }
-        return GeneratorInputs(z: z, c: c, truncation: truncation, truncationCutoff: truncationCutoff, noise: noise)
+        return GeneratorInputs(z: z, c: c, truncation: truncation, truncationCutoff: truncationCutoff, noise: noise,
+                               textEncodings: textEncodings, textMask: textMask)
     }
 
     /// Writes a golden `.npz` (inputs first, then expected arrays).
@@ -123,6 +139,8 @@ public struct Golden {
             try store.insert(t, named: "truncation_cutoff")
         }
         for (i, n) in noise.enumerated() { try store.insert(n, named: "noise_\(i)") }
+        if let textEncodings { try store.insert(textEncodings, named: "text_encodings") }
+        if let textMask { try store.insert(textMask, named: "text_mask") }
         for (k, v) in expected { try store.insert(v, named: k) }
         try NumPy.writeNPZ(store, to: path, overwrite: overwrite)
     }

@@ -13,13 +13,20 @@ public struct GeneratorInputs {
     /// Per-layer noise maps in call order, for families that draw noise internally; empty means the family's
     /// own deterministic choice (StyleGAN: the stored constant noise buffers).
     public var noise: [Tensor]
+    /// Text-conditional models (GigaGAN): precomputed per-token text encodings `[N, T, D]`; all-zero rows are padding.
+    public var textEncodings: Tensor?
+    /// Optional `[N, T]` keep-mask for `textEncodings` (non-zero = attend); combined with the all-zero-row rule.
+    public var textMask: Tensor?
 
-    public init(z: Tensor, c: Tensor? = nil, truncation: Float = 1, truncationCutoff: Int? = nil, noise: [Tensor] = []) {
+    public init(z: Tensor, c: Tensor? = nil, truncation: Float = 1, truncationCutoff: Int? = nil, noise: [Tensor] = [],
+                textEncodings: Tensor? = nil, textMask: Tensor? = nil) {
         self.z = z
         self.c = c
         self.truncation = truncation
         self.truncationCutoff = truncationCutoff
         self.noise = noise
+        self.textEncodings = textEncodings
+        self.textMask = textMask
     }
 
     /// Batch size.
