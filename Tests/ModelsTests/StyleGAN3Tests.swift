@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+@testable import GANKit
+@testable import Models
+
+/// StyleGAN3 (NVlabs pickles, configs T and R) against goldens made by the official code on CPU
+/// (Fixtures/models/stylegan3, Scripts/make_stylegan3_fixtures.py).
+@Suite struct StyleGAN3Tests {
+    static let fixtures = ["sg3-t-16-uncond", "sg3-r-16-cond", "sg3-t-32-cond", "sg3-t-64-uncond"]
+
+    static func path(_ name: String) -> String { ModelFixtures.path("stylegan3/" + name) }
+
+    static func load(_ name: String) throws -> StyleGAN3Generator {
+        let loaded = try GeneratorLoader.load(path: path(name + ".pkl"))
+        #expect(loaded.mapper == StyleGAN3NVLabsMapper.name)
+        return try #require(loaded.generator as? StyleGAN3Generator)
+    }
+
+    @Test(arguments: fixtures)
+    func matchesTheNVlabsGolden(_ name: String) throws {
+        let g = try Self.load(name)
+        let golden = try Golden.read(path: Self.path(name + ".golden.npz"))
+        let report = try Verifier.verify(g, golden: golden)
+        #expect(report.passed, "\(report.comparisons.map { "\($0.name) \($0.relativeError)" })")
+        #expect(report.comparisons.map(\.name).sorted() == ["image", "ws"])
+
+        // One perturbed pixel must fail.
+        var bad = golden
+        var pixels = try #require(golden.expected["image"]).floats()
+        pixels[7] += 0.05 * max(1, pixels.map(abs).max() ?? 0)
+        bad.expected["image"] = Tensor(shape: golden.expected["image"]!.shape, floats: pixels)
+        #expect(try !Verifier.verify(g, golden: bad).passed)
+    }
+
+    @Test func infersTheConfigurationFromTheInitKwargs() throws {
+        let t = try Self.load("sg3-t-16-uncond")
+        #expect(t.layerNames == ["L0_36_32", "L1_36_32", "L2_36_32", "L3_16_32", "L4_16_3"])
+        #expect(t.styleGAN3Config.numWs == 6)
+        #expect(t.cDim == 0)
+        let tGeometry = try t.styleGAN3Config.geometry()
+        #expect(tGeometry.layers.map(\.padding) == [[9, 8, 9, 8], [9, 8, 9, 8], [9, 8, 9, 8], [-11, -12, -11, -12], [0, 0, 0, 0]])
+        #expect(tGeometry.input.size == 36 && tGeometry.input.samplingRate == 16 && tGeometry.input.bandwidth == 2)
+
+        let r = try Self.load("sg3-r-16-cond")
+        #expect(r.summary.hasPrefix("StyleGAN3-R"))
+        #expect(r.cDim == 3)
+        let rLayers = try r.styleGAN3Config.geometry().layers
+        // Radial (2-D) down filters in the non-critical layers only; 1×1 convs except nothing else.
+        #expect(rLayers.map(\.downRadial) == [true, true, true, false, false, false])
+        #expect(r.parameters["synthesis.L0_36_32.down_filter"]?.shape == [12, 12])
+        #expect(r.parameters["synthesis.L3_36_32.down_filter"]?.shape == [12])
+        #expect(r.parameters["synthesis.L0_36_32.weight"]?.shape == [32, 32, 1, 1])
+
+        // Sampling rate doubling: 4× upsampling layers with 24-tap up filters.
+        let t64 = try Self.load("sg3-t-64-uncond")
+        let ups = try t64.styleGAN3Config.geometry().layers.map(\.up)
+        #expect(ups.contains(4))
+        #expect(t64.parameters["synthesis.L4_52_16.up_filter"]?.shape == [24])
+        #expect(t64.layerNames.last == "L14_64_4")
+    }
+
+    @Test func theInputTransformIsUserSettable() throws {
+        // sg3-t-32-cond stores the inverse of "translate (0.1, −0.2), rotate 15°" in synthesis.input.transform.
+        let g = try Self.load("sg3-t-32-cond")
+        let golden = try Golden.read(path: Self.path("sg3-t-32-cond.golden.npz"))
+        let inputs = try golden.inputs(classes: g.cDim)
+        let stored = try g.generate(inputs).image.floats()
+
+        g.inputTransform = StyleGAN3Generator.imageTransform(translate: (0.1, -0.2), rotateDegrees: 15)
+        let rebuilt = try g.generate(inputs).image.floats()
+        #expect(zip(stored, rebuilt).map { abs($0 - $1) }.max()! < 1e-5)
+
+        g.inputTransform = StyleGAN3Generator.imageTransform()
+        let identity = try g.generate(inputs).image.floats()
+        #expect(zip(stored, identity).map { abs($0 - $1) }.max()! > 1e-2)
+
+        g.inputTransform = [1, 0, 0]
+        #expect(throws: ModelError.self) { try g.generate(inputs) }
+    }
+
+    @Test func canonicalConversionLoadsBackToTheSameModel() throws {
+        let loaded = try GeneratorLoader.load(path: Self.path("sg3-r-16-cond.pkl"))
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let out = dir + "/sg3-r.safetensors"
+        _ = try CanonicalConverter.convert(loaded.checkpoint, to: out)
+        let back = try GeneratorLoader.load(path: out)
+        #expect(back.mapper == "canonical")
+        let g = try #require(back.generator as? StyleGAN3Generator)
+        #expect(g.styleGAN3Config == (loaded.generator as? StyleGAN3Generator)?.styleGAN3Config)
+        #expect(Array(g.parameters.keys) == Array(loaded.generator.parameters.keys))
+        #expect(g.parameters.keys.contains("synthesis.input.transform"))
+        #expect(g.parameters.keys.contains("mapping.embed.weight"))
+        let report = try Verifier.verify(g, golden: try Golden.read(path: Self.path("sg3-r-16-cond.golden.npz")))
+        #expect(report.passed)
+    }
+
+    @Test func aConfigThatDisagreesWithTheTensorsIsReportedByName() throws {
+        let loaded = try GeneratorLoader.load(path: Self.path("sg3-t-16-uncond.pkl"))
+        var config = try #require(loaded.generator as? StyleGAN3Generator).styleGAN3Config
+        config.numLayers = 5
+        let binder = ParameterBinder(raw: loaded.checkpoint.tensors,
+                                     mapping: .prefixed("G_ema.", in: loaded.checkpoint.tensors),
+                                     architecture: "stylegan3", file: "sg3-t-16-uncond.pkl")
+        do {
+            _ = try StyleGAN3Generator(config: config, params: binder, source: "test")
+            Issue.record("a 5-layer config bound to a 4-layer checkpoint")
+        } catch let e as BindingError {
+            #expect(e.missing.contains { $0.hasPrefix("synthesis.L5_") })
+            #expect(e.unexpected.contains { $0.hasPrefix("G_ema.synthesis.L4_16_3") })
+        }
+    }
+
+    @Test func rejectsBadConfigsAndInputs() throws {
+        let bad: JSONValue = .object([("z_dim", .int(8)), ("w_dim", .int(8)), ("img_resolution", .int(16)),
+                                      ("num_layers", .int(2)), ("num_critical", .int(2))])
+        #expect(throws: ModelError.self) { try StyleGAN3Config(kwargs: bad) }
+        #expect(throws: ModelError.self) { try StyleGAN3Config(kwargs: .object([("w_dim", .int(8))])) }
+
+        let g = try Self.load("sg3-r-16-cond")
+        let z = tensor([2, g.zDim]) { Float($0 % 5) / 5 }
+        // Conditional model without c, and a wrong z width.
+        #expect(throws: ModelError.self) { try g.generate(GeneratorInputs(z: z)) }
+        #expect(throws: ModelError.self) { try g.generate(GeneratorInputs(z: tensor([2, 3]) { Float($0) })) }
+        #expect(throws: ModelError.self) { try g.synthesis(ws: tensor([1, 2, 16]) { _ in 0 }, trace: nil) }
+    }
+
+    @Test func tracesEveryLayerInCallOrder() throws {
+        let g = try Self.load("sg3-t-16-uncond")
+        let recorder = TraceRecorder()
+        let out = try g.generate(GeneratorInputs(z: tensor([1, 16]) { Float($0) / 16 - 0.5 }), trace: recorder)
+        #expect(recorder.entries.map(\.name) == ["mapping", "synthesis.input"] + g.layerNames.map { "synthesis." + $0 })
+        #expect(recorder["synthesis.input"]?.shape == [1, 32, 36, 36])
+        #expect(out.image.shape == [1, 3, 16, 16])
+        // The last layer's output times output_scale (0.25) is the image.
+        let last = try #require(recorder["synthesis.L4_16_3"]).floats()
+        #expect(zip(last, out.image.floats()).allSatisfy { abs($0 * 0.25 - $1) < 1e-7 })
+    }
+}
