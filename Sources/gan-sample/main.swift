@@ -24,6 +24,9 @@ struct GanSample: ParsableCommand {
     @Option(name: .long, help: "Truncation psi (StyleGAN).")
     var truncation: Float = 1
 
+    @Option(name: .long, help: "Truncate only the first N W layers (StyleGAN v1 convention; the official v1 default is 8). Default: all layers.")
+    var truncationCutoff: Int?
+
     @Option(name: .customLong("class"), help: "Class index for conditional models.")
     var classIndex: Int?
 
@@ -46,6 +49,7 @@ struct GanSample: ParsableCommand {
         if !interpolate.isEmpty && interpolate.count != 2 { throw ValidationError("--interpolate takes two seeds") }
         if steps < 2 || steps > 1024 { throw ValidationError("--steps must be between 2 and 1024") }
         if let c = columns, c < 1 { throw ValidationError("--columns must be at least 1") }
+        if let k = truncationCutoff, k < 0 { throw ValidationError("--truncation-cutoff must be ≥ 0") }
         _ = try parseSeeds(seeds)
     }
 
@@ -68,7 +72,8 @@ struct GanSample: ParsableCommand {
     func run() throws {
         let options = try arch.map { try MapperOptions.architectureFile($0) } ?? MapperOptions()
         let loaded = try GeneratorLoader.load(path: checkpoint, options: options)
-        let sampler = Sampler(generator: loaded.generator, truncation: truncation, classIndex: classIndex)
+        let sampler = Sampler(generator: loaded.generator, truncation: truncation, truncationCutoff: truncationCutoff,
+                              classIndex: classIndex)
         let bar = ProgressBar(label: "sampling", enabled: !json, units: .items)
         let batch: Tensor
         var cols = columns

@@ -9,12 +9,15 @@ import TensorStore
 public struct Sampler {
     public var generator: Generator
     public var truncation: Float
+    /// StyleGAN v1 convention: truncate only W layers `0 ..< cutoff` (official v1 default 8); nil = all layers.
+    public var truncationCutoff: Int?
     /// Class index for conditional models (one-hot `c`); nil means class 0 for conditional models.
     public var classIndex: Int?
 
-    public init(generator: Generator, truncation: Float = 1, classIndex: Int? = nil) {
+    public init(generator: Generator, truncation: Float = 1, truncationCutoff: Int? = nil, classIndex: Int? = nil) {
         self.generator = generator
         self.truncation = truncation
+        self.truncationCutoff = truncationCutoff
         self.classIndex = classIndex
     }
 
@@ -22,6 +25,19 @@ public struct Sampler {
     public static func latent(seed: UInt32, zDim: Int) -> [Float] {
         var rng = GaussianRNG(seed: seed)
         return rng.gaussians(zDim)
+    }
+
+    /// The latent of one seed for this generator: N(0, 1), or for truncated-latent generators (BigGAN) the
+    /// same stream with values outside ±bound redrawn, times the truncation scale.
+    public func latent(seed: UInt32) -> [Float] {
+        guard let t = generator as? TruncatedLatentGenerator else { return Sampler.latent(seed: seed, zDim: generator.zDim) }
+        let (bound, scale) = t.latentTruncation(truncation: truncation)
+        var rng = GaussianRNG(seed: seed)
+        return (0..<generator.zDim).map { _ in
+            var x = rng.nextGaussian()
+            while abs(x) > bound { x = rng.nextGaussian() }
+            return Float(x) * scale
+        }
     }
 
     func condition(count: Int) throws -> Tensor? {
@@ -41,8 +57,9 @@ public struct Sampler {
     public func images(seeds: [UInt32], progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
         var parts: [Tensor] = []
         for (i, seed) in seeds.enumerated() {
-            let z = Tensor(shape: [1, generator.zDim], floats: Sampler.latent(seed: seed, zDim: generator.zDim))
-            let out = try generator.generate(GeneratorInputs(z: z, c: try condition(count: 1), truncation: truncation))
+            let z = Tensor(shape: [1, generator.zDim], floats: latent(seed: seed))
+            let out = try generator.generate(GeneratorInputs(z: z, c: try condition(count: 1), truncation: truncation,
+                                                             truncationCutoff: truncationCutoff))
             parts.append(out.image)
             progress?(i + 1, seeds.count)
         }
@@ -53,12 +70,12 @@ public struct Sampler {
     /// generators (the usual choice there, since W is where the mapping makes the space flat).
     public func interpolation(from a: UInt32, to b: UInt32, steps: Int, progress: ((Int, Int) -> Void)? = nil) throws -> Tensor {
         guard steps >= 2 else { throw ModelError("an interpolation needs at least 2 steps") }
-        let za = Sampler.latent(seed: a, zDim: generator.zDim), zb = Sampler.latent(seed: b, zDim: generator.zDim)
+        let za = latent(seed: a), zb = latent(seed: b)
         let c = try condition(count: 1)
         var parts: [Tensor] = []
         if let style = generator as? StyleBasedGenerator {
-            let wa = try style.mapping(z: Tensor(shape: [1, za.count], floats: za), c: c, truncation: truncation, truncationCutoff: nil, trace: nil).floats()
-            let wb = try style.mapping(z: Tensor(shape: [1, zb.count], floats: zb), c: c, truncation: truncation, truncationCutoff: nil, trace: nil)
+            let wa = try style.mapping(z: Tensor(shape: [1, za.count], floats: za), c: c, truncation: truncation, truncationCutoff: truncationCutoff, trace: nil).floats()
+            let wb = try style.mapping(z: Tensor(shape: [1, zb.count], floats: zb), c: c, truncation: truncation, truncationCutoff: truncationCutoff, trace: nil)
             let wbf = wb.floats()
             for s in 0..<steps {
                 let t = Float(s) / Float(steps - 1)
@@ -69,7 +86,8 @@ public struct Sampler {
         } else {
             for s in 0..<steps {
                 let z = Sampler.slerp(za, zb, Double(s) / Double(steps - 1))
-                let out = try generator.generate(GeneratorInputs(z: Tensor(shape: [1, z.count], floats: z), c: c, truncation: truncation))
+                let out = try generator.generate(GeneratorInputs(z: Tensor(shape: [1, z.count], floats: z), c: c, truncation: truncation,
+                                                             truncationCutoff: truncationCutoff))
                 parts.append(out.image)
                 progress?(s + 1, steps)
             }
