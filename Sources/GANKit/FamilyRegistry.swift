@@ -2,14 +2,19 @@ import Models
 
 /// Every family the library knows. Adding a source means adding its mapper here; the models never change.
 enum FamilyRegistry {
+    /// Tried in order: an explicit `--arch` description first, then the mappers that read architecture from
+    /// the file itself.
     static let mappers: [any CheckpointMapper.Type] = [
+        SequentialArchFileMapper.self,
+        KerasSequentialMapper.self,
+        StyleGAN2NVLabsMapper.self,
+        StyleGAN2RosinalityMapper.self,
+        DCGANPyTorchMapper.self,
         StyleGANv1TensorFlowMapper.self,
-        GigaGANLucidrainsMapper.self,
-        StyleGAN3NVLabsMapper.self,
     ]
     static let architectures: [any CanonicalArchitecture.Type] = [
+        SequentialArchitecture.self,
+        StyleGAN2Architecture.self,
         StyleGANv1Architecture.self,
-        GigaGANArchitecture.self,
-        StyleGAN3Architecture.self,
     ]
 }

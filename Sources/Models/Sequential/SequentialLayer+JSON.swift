@@ -1,3 +1,4 @@
+import Engine
 import TensorStore
 
 /// The JSON form of a layer (Formats/arch-json.md), used both by `--arch` files and by canonical configs.
@@ -52,9 +53,12 @@ extension SequentialLayer {
         case "sigmoid": self = .activation(.sigmoid)
         case "selu": self = .activation(.selu)
         case "elu": self = .activation(.elu)
-        case "leaky_relu": self = .activation(.leakyReLU(slope: Float(j.double("slope", default: 0.01))))
+        case "gelu": self = .activation(.gelu)
+        case "silu": self = .activation(.silu)
+        case "softplus": self = .activation(.softplus)
+        case "leaky_relu": self = .activation(.leakyRelu(slope: Float(j.double("slope", default: 0.01))))
         default:
-            throw ModelError("unknown layer type \"\(type)\" (known: embed_concat, linear, reshape, reshape_channels_last, batch_norm, conv2d, conv_transpose2d, upsample_nearest, relu, leaky_relu, tanh, sigmoid, selu, elu)", location: at)
+            throw ModelError("unknown layer type \"\(type)\" (known: embed_concat, linear, reshape, reshape_channels_last, batch_norm, conv2d, conv_transpose2d, upsample_nearest, relu, leaky_relu, tanh, sigmoid, selu, elu, gelu, silu, softplus)", location: at)
         }
     }
 
@@ -81,7 +85,7 @@ extension SequentialLayer {
                       ("output_padding", .int(op)), ("bias", .bool(b))]
         case let .upsampleNearest(s): items += [("scale", .int(s))]
         case let .activation(a):
-            if case let .leakyReLU(s) = a { items += [("slope", .number(Double(s)))] }
+            if case let .leakyRelu(s) = a { items += [("slope", .number(Double(s)))] }
         }
         return .object(items)
     }

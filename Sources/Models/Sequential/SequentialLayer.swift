@@ -1,21 +1,5 @@
+import Engine
 import TensorStore
-
-/// Element-wise activations a sequential generator can use.
-public enum Activation: Equatable, Sendable {
-    case relu, tanh, sigmoid, selu, elu
-    case leakyReLU(slope: Float)
-
-    public var name: String {
-        switch self {
-        case .relu: return "relu"
-        case .tanh: return "tanh"
-        case .sigmoid: return "sigmoid"
-        case .selu: return "selu"
-        case .elu: return "elu"
-        case .leakyReLU: return "leaky_relu"
-        }
-    }
-}
 
 /// Padding of a (transposed) convolution: explicit per side, or Keras/TF "same" (resolved from the input size).
 public enum ConvPadding: Equatable, Sendable {
@@ -69,7 +53,25 @@ public enum SequentialLayer: Equatable, Sendable {
         case .conv2d: return "conv2d"
         case .convTranspose2d: return "conv_transpose2d"
         case .upsampleNearest: return "upsample_nearest"
-        case let .activation(a): return a.name
+        case let .activation(a): return a.jsonName
+        }
+    }
+}
+
+extension Activation {
+    /// The name `--arch` files use.
+    public var jsonName: String {
+        switch self {
+        case .linear: return "linear"
+        case .relu: return "relu"
+        case .leakyRelu: return "leaky_relu"
+        case .selu: return "selu"
+        case .elu: return "elu"
+        case .tanh: return "tanh"
+        case .sigmoid: return "sigmoid"
+        case .gelu: return "gelu"
+        case .silu: return "silu"
+        case .softplus: return "softplus"
         }
     }
 }
