@@ -9,6 +9,7 @@ enum FamilyRegistry {
         KerasSequentialMapper.self,
         StyleGAN2NVLabsMapper.self,
         StyleGAN2RosinalityMapper.self,
+        StyleGAN2TensorFlowMapper.self,
         DCGANPyTorchMapper.self,
         StyleGANv1TensorFlowMapper.self,
     ]
