@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "TensorStore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TensorStore"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Verification", "GANKit"]),
-        .testTarget(name: "ToolTests", dependencies: ["ToolSupport", "GANKit", "gan-convert"]),
+        .testTarget(name: "ToolTests", dependencies: ["ToolSupport", "GANKit", "gan-convert"], exclude: ["Snapshots"]),
     ],
     swiftLanguageModes: [.v6]
 )
