@@ -12,10 +12,14 @@ enum FamilyRegistry {
         StyleGAN2TensorFlowMapper.self,
         DCGANPyTorchMapper.self,
         StyleGANv1TensorFlowMapper.self,
+        BigGANDeepHFMapper.self,
+        BigGANAjbrockMapper.self,
     ]
     static let architectures: [any CanonicalArchitecture.Type] = [
         SequentialArchitecture.self,
         StyleGAN2Architecture.self,
         StyleGANv1Architecture.self,
+        BigGANDeepArchitecture.self,
+        BigGANArchitecture.self,
     ]
 }
