@@ -217,12 +217,19 @@ def malformed_files():
         g = f.create_group("dense")
         g.attrs["weight_names"] = fixed_strings(["dense/kernel:0"])
         g.create_dataset("dense/kernel:0", data=np.zeros((2, 2), "<f4"))
+    # A global heap (where variable-length strings live) whose first object claims 2 GiB: libhdf5 1.10 would
+    # memcpy that much; the reader must refuse the file first.
+    heap = bytearray(open(p("hand-k2-split-names.h5"), "rb").read())
+    at = heap.index(b"GCOL\x01\x00\x00\x00")
+    heap[at + 24:at + 32] = (0x7FFFFFFF).to_bytes(8, "little")
+    open(p("bad-global-heap.h5"), "wb").write(bytes(heap))
     # A .keras whose model.weights.h5 member is cut short.
     import zipfile
     with zipfile.ZipFile(p("bad-truncated-member.keras"), "w") as z:
-        z.writestr("metadata.json", '{"keras_version": "3.15.1"}')
-        z.writestr("config.json", '{"class_name": "Sequential", "config": {"name": "s", "layers": []}}')
-        z.writestr("model.weights.h5", open(p("hand-k2-split-names.h5"), "rb").read()[:3000])
+        fixed = (1980, 1, 1, 0, 0, 0)  # fixed dates keep the file byte-identical between runs
+        z.writestr(zipfile.ZipInfo("metadata.json", fixed), '{"keras_version": "3.15.1"}')
+        z.writestr(zipfile.ZipInfo("config.json", fixed), '{"class_name": "Sequential", "config": {"name": "s", "layers": []}}')
+        z.writestr(zipfile.ZipInfo("model.weights.h5", fixed), open(p("hand-k2-split-names.h5"), "rb").read()[:3000])
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ extension HDF5File {
         let aid = H5Aopen(object.id, name, hid_t(H5P_DEFAULT))
         guard aid >= 0 else { throw HDF5Errors.failure("opening attribute '\(name)' of '/\(path)'", file: source) }
         let attr = HDF5Handle(aid, .attribute, parent: object)
-        return try readAttribute(attr, label: "attribute '\(name)' of '/\(path)'")
+        return try readAttribute(attr, object: object, name: name, label: "attribute '\(name)' of '/\(path)'")
     }
 
     /// The string-list attribute Keras writes (`layer_names`, `weight_names`), also when Keras split it into
@@ -65,7 +65,7 @@ extension HDF5File {
         return s[0]
     }
 
-    private func readAttribute(_ attr: HDF5Handle, label: String) throws -> HDF5AttributeValue {
+    private func readAttribute(_ attr: HDF5Handle, object: HDF5Handle, name: String, label: String) throws -> HDF5AttributeValue {
         let tid = H5Aget_type(attr.id)
         guard tid >= 0 else { throw HDF5Errors.failure("reading the type of \(label)", file: source) }
         let type = HDF5Handle(tid, .datatype)
@@ -80,7 +80,7 @@ extension HDF5File {
         if count == 0 { return .empty }
         switch H5Tget_class(type.id) {
         case H5T_STRING:
-            return .strings(try readStrings(attr, type: type, count: count, label: label))
+            return .strings(try readStrings(attr, object: object, name: name, type: type, count: count, label: label))
         case H5T_INTEGER, H5T_FLOAT:
             guard let bytes = CheckedMath.multiply(count, 8), bytes <= HDF5File.maxAttributeBytes else {
                 throw StoreError(.tooLarge, "\(label) declares \(count) numbers", file: source)
@@ -95,7 +95,8 @@ extension HDF5File {
         }
     }
 
-    private func readStrings(_ attr: HDF5Handle, type: HDF5Handle, count: Int, label: String) throws -> [String] {
+    private func readStrings(_ attr: HDF5Handle, object: HDF5Handle, name: String, type: HDF5Handle, count: Int,
+                             label: String) throws -> [String] {
         let cset = H5Tget_cset(type.id)
         let mid = H5Tcopy(chdf5_c_s1())
         guard mid >= 0 else { throw HDF5Errors.failure("making a string type for \(label)", file: source) }
@@ -106,6 +107,12 @@ extension HDF5File {
             guard count <= HDF5File.maxAttributeBytes / 8 else {
                 throw StoreError(.tooLarge, "\(label) declares \(count) strings", file: source)
             }
+            // libhdf5 trusts the stored descriptors; verify them against the global heaps first.
+            var info = H5O_info_t()
+            guard H5Oget_info2(object.id, &info, UInt32(H5O_INFO_BASIC)) >= 0, let address = Int(exactly: info.addr) else {
+                throw HDF5Errors.failure("locating the object header of \(label)", file: source)
+            }
+            try vlenGuard.check(objectHeader: address, attribute: name, label: label)
             guard H5Tset_size(mid, chdf5_variable()) >= 0 else { throw HDF5Errors.failure("making a string type for \(label)", file: source) }
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             guard H5Aread(attr.id, memType.id, &pointers) >= 0 else {

@@ -8,6 +8,10 @@ final class HDF5File {
     /// The file name used in error messages.
     let source: String
     let handle: HDF5Handle
+    /// Keeps the bytes the guard reads alive (the mapping or the in-memory image).
+    private let owner: AnyObject
+    /// Checks variable-length string descriptors against the validated global heaps before libhdf5 reads them.
+    let vlenGuard: HDF5VlenAttributeGuard
 
     /// Limits on walking the object graph of a hostile file.
     static let maxDepth = 64
@@ -16,6 +20,10 @@ final class HDF5File {
     init(path: String) throws {
         HDF5Errors.silence()
         source = path
+        let mapped = try MappedFile(path: path)
+        owner = mapped
+        vlenGuard = HDF5VlenAttributeGuard(bytes: mapped.bytes, source: path,
+                                           heaps: try HDF5GlobalHeapCheck.validate(mapped.bytes, source: path))
         let fapl = try HDF5File.strongCloseAccessList(source: path)
         let id = H5Fopen(path, chdf5_acc_rdonly(), fapl.id)
         guard id >= 0 else { throw HDF5Errors.failure("opening the file", file: path) }
@@ -23,12 +31,16 @@ final class HDF5File {
     }
 
     /// Opens an HDF5 image held in memory (the core driver copies it; nothing touches the disk).
-    init(image: UnsafeRawBufferPointer, source: String) throws {
+    init(image storage: Storage, source: String) throws {
         HDF5Errors.silence()
         self.source = source
+        let image = storage.bytes
         guard let base = image.baseAddress, image.count > 0 else {
             throw StoreError(.truncated, "HDF5 image is empty", file: source)
         }
+        owner = storage
+        vlenGuard = HDF5VlenAttributeGuard(bytes: image, source: source,
+                                           heaps: try HDF5GlobalHeapCheck.validate(image, source: source))
         let fapl = try HDF5File.strongCloseAccessList(source: source)
         guard H5Pset_fapl_core(fapl.id, 1 << 16, false) >= 0,
               H5Pset_file_image(fapl.id, UnsafeMutableRawPointer(mutating: base), image.count) >= 0 else {

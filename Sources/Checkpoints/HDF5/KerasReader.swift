@@ -19,7 +19,7 @@ public enum KerasReader {
         do { storage = try zip.storage(for: member, maxInflatedBytes: options.maxInflatedBytes) } catch let e as StoreError {
             throw e.at(file: path)
         }
-        let h5 = try HDF5File(image: storage.bytes, source: "\(path) (model.weights.h5)")
+        let h5 = try HDF5File(image: storage, source: "\(path) (model.weights.h5)")
         return try read(h5, path: path, format: .kerasArchive, options: options, archive: archive)
     }
 
