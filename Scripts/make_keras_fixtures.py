@@ -223,6 +223,13 @@ def malformed_files():
     at = heap.index(b"GCOL\x01\x00\x00\x00")
     heap[at + 24:at + 32] = (0x7FFFFFFF).to_bytes(8, "little")
     open(p("bad-global-heap.h5"), "wb").write(bytes(heap))
+    # A variable-length string descriptor (length, collection, index) in an object header that names a heap
+    # object which does not exist: libhdf5 1.10 would read through a wild pointer.
+    desc = bytearray(open(p("hand-k2-split-names.h5"), "rb").read())
+    gcol = desc.index(b"GCOL\x01\x00\x00\x00")
+    at = desc.index((len("conv2d_transpose/kernel:0")).to_bytes(4, "little") + gcol.to_bytes(8, "little"))
+    desc[at + 12:at + 16] = (40000).to_bytes(4, "little")
+    open(p("bad-vlen-descriptor.h5"), "wb").write(bytes(desc))
     # A .keras whose model.weights.h5 member is cut short.
     import zipfile
     with zipfile.ZipFile(p("bad-truncated-member.keras"), "w") as z:

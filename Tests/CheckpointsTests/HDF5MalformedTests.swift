@@ -20,6 +20,7 @@ import TensorStore
         Case(file: "bad-missing-layer.h5", code: .notFound, mentions: "ghost"),
         Case(file: "bad-truncated-member.keras", code: .truncated, mentions: "model.weights.h5"),
         Case(file: "bad-global-heap.h5", code: .corrupt, mentions: "global heap"),
+        Case(file: "bad-vlen-descriptor.h5", code: .corrupt, mentions: "missing global heap object"),
     ])
     func badFilesAreClearErrors(_ c: Case) throws {
         let error = try #require(throws: StoreError.self) { try KerasFixtures.load(c.file) }
