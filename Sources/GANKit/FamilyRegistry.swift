@@ -11,6 +11,7 @@ enum FamilyRegistry {
         StyleGAN2RosinalityMapper.self,
         StyleGAN2TensorFlowMapper.self,
         DCGANPyTorchMapper.self,
+        GigaGANLucidrainsMapper.self,
         StyleGANv1TensorFlowMapper.self,
         BigGANDeepHFMapper.self,
         BigGANAjbrockMapper.self,
@@ -18,6 +19,7 @@ enum FamilyRegistry {
     static let architectures: [any CanonicalArchitecture.Type] = [
         SequentialArchitecture.self,
         StyleGAN2Architecture.self,
+        GigaGANArchitecture.self,
         StyleGANv1Architecture.self,
         BigGANDeepArchitecture.self,
         BigGANArchitecture.self,
