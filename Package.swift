@@ -29,7 +29,9 @@ let package = Package(
         .target(name: "Checkpoints", dependencies: [
             "TensorStore", "CHDF5", "CZip", .product(name: "OrderedCollections", package: "swift-collections"),
         ]),
-        .target(name: "Engine", dependencies: ["TensorStore", "CCBLAS"]),
+        // Vector FIR kernels for the engine (per-function AVX-512/AVX2 target attributes, runtime dispatch).
+        .target(name: "CEngineKernels"),
+        .target(name: "Engine", dependencies: ["TensorStore", "CCBLAS", "CEngineKernels"]),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints", "TensorStore"]),
         .target(name: "Verification", dependencies: ["Models", "TensorStore"]),
         .target(name: "GANKit", dependencies: ["TensorStore", "Checkpoints", "Engine", "Models", "Verification", "CPNG"]),

@@ -1,8 +1,67 @@
 import ArgumentParser
+import Foundation
 import ToolSupport
+import Engine
 
-/// Engine op benchmarks (placeholder until the engine lands).
+/// `gan-bench ops`: median time, GFLOP/s and effective GB/s of the engine's ops on model-sized shapes,
+/// optionally against PyTorch on the same shapes in the same run.
 struct OpsBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ops", abstract: "Time engine ops (GFLOP/s).")
-    func run() throws { print("ops benchmarks arrive with the engine") }
+    static let configuration = CommandConfiguration(
+        commandName: "ops",
+        abstract: "Time engine ops (median of runs): ms, GFLOP/s, GB/s; optionally against PyTorch.")
+
+    @Flag(name: .long, help: "Print a JSON array of {op, params, ms, gflops, gbps, cpu_ms[, torch_ms, ratio]}.")
+    var json = false
+
+    @Option(name: .long, help: "A Python with torch: time the same shapes in PyTorch (2 threads) and print the ratio.")
+    var torch: String?
+
+    @Option(name: .long, help: "Only cases whose op name contains this text.")
+    var filter: String?
+
+    @Option(name: .long, help: "Minimum timed runs per case.")
+    var runs = 5
+
+    @Option(name: .long, help: "Minimum seconds of timed runs per case.")
+    var seconds = 0.5
+
+    func run() throws {
+        let cases = OpsBenchRunner.cases(filter: filter)
+        var torchMs: [String: Double] = [:]
+        if let torch {
+            // PyTorch first, so the engine's pinned OpenBLAS threads are not spinning while it runs.
+            torchMs = try OpsBenchRunner.runTorch(python: torch,
+                                                  script: OpsBenchRunner.torchScript(cases, minRuns: runs, minSeconds: seconds))
+        }
+        if !json { print("OpenBLAS \(BLASRuntime.coreName), \(Parallel.coreCount) cores; median of ≥\(runs) runs") }
+        var rows: [String] = []
+        for c in cases {
+            let (sec, cpu) = try OpsBenchRunner.median(minRuns: runs, minSeconds: seconds, c.run)
+            let ms = sec * 1e3
+            let gflops = c.flops / sec / 1e9
+            let gbps = c.bytes / sec / 1e9
+            let t = torchMs[c.key]
+            if json {
+                var fields = ["\"op\": \"\(c.op)\"",
+                              "\"params\": {" + c.params.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}",
+                              "\"ms\": \(fmt(ms, 4))", "\"gflops\": \(fmt(gflops, 2))", "\"gbps\": \(fmt(gbps, 2))", "\"cpu_ms\": \(fmt(cpu * 1e3, 4))"]
+                if let t { fields += ["\"torch_ms\": \(fmt(t, 4))", "\"ratio\": \(fmt(t / ms, 3))"] }
+                rows.append("  {" + fields.joined(separator: ", ") + "}")
+            } else {
+                var line = c.key.padding(toLength: 78, withPad: " ", startingAt: 0)
+                    + " " + fmt(ms, 3).leftPad(10) + " ms " + fmt(gflops, 1).leftPad(8) + " GFLOP/s " + fmt(gbps, 2).leftPad(7) + " GB/s  cpu " + fmt(cpu * 1e3, 3).leftPad(9) + " ms"
+                if let t { line += "   torch " + fmt(t, 3).leftPad(9) + " ms  ×" + fmt(t / ms, 2) }
+                print(line)
+            }
+        }
+        if json { print("[\n" + rows.joined(separator: ",\n") + "\n]") }
+    }
+
+    private func fmt(_ v: Double, _ digits: Int) -> String {
+        v.isFinite ? String(format: "%.\(digits)f", v) : "null"
+    }
+}
+
+private extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
 }

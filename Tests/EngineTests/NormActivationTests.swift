@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import TensorStore
 @testable import Engine
 
@@ -61,5 +64,20 @@ struct NormActivationTests {
         expectClose(try Ops.maxPool2d(m["x"], kernel: 2), try m["out"], "max_pool2d")
         let a = try Golden("avg_pool2")
         expectClose(try Ops.avgPool2d(a["x"], kernel: 2), try a["out"], "avg_pool2d")
+    }
+}
+
+@Suite("Vectorisable exp")
+struct FastExpTests {
+    @Test func fastExpIsWithinTwoUlp() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let e = expf(x), f = fastExp(x)
+            worst = max(worst, abs(f - e) / e.ulp)
+            x += 0.0137
+        }
+        #expect(worst <= 2, "worst error \(worst) ulp")
+        #expect(fastExp(-.infinity) < 1e-37 && fastExp(0) == 1)
     }
 }

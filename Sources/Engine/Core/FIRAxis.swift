@@ -1,3 +1,5 @@
+import CEngineKernels
+
 /// Index plan of one axis of upfirdn: upsample by `up` (zeros after each sample), pad by `pad0`/`pad1`
 /// (negative crops), correlate with `taps` filter taps, keep every `down`-th sample.
 ///
@@ -37,9 +39,16 @@ struct FIRAxis: Sendable {
         self.phase = phase
     }
 
-    /// The filter `f` (already flipped and gain-scaled, `taps` values with stride `stride`) split into phases:
-    /// `[up][perPhase]`, `w[k0][t] = f[k0 + t·up]`, zero where `k0 + t·up ≥ taps`.
+    /// The filter `f` (already flipped and gain-scaled, `taps` values with stride `stride`) arranged for
+    /// `filterRow`: `[up][perPhase]` phases (`w[k0][t] = f[k0 + t·up]`, zero-padded) — or, for pure decimation
+    /// by more than 2 (`up == 1`, `down > 2`), `[down][ceil(taps/down)]` with `w[q][s] = f[q + s·down]`.
     func phaseWeights(_ f: UnsafePointer<Float>, stride: Int = 1) -> [Float] {
+        if up == 1 && down > 2 {
+            let per = (taps + down - 1) / down
+            var w = [Float](repeating: 0, count: down * per)
+            for q in 0..<down { var s = 0; while q + s * down < taps { w[q * per + s] = f[(q + s * down) * stride]; s += 1 } }
+            return w
+        }
         var w = [Float](repeating: 0, count: up * perPhase)
         for k0 in 0..<up {
             var t = 0
@@ -48,48 +57,54 @@ struct FIRAxis: Sendable {
         return w
     }
 
-    /// Filters one padded row `xp` (`paddedLength` values, margins zero) into `out` (`outLen` values).
-    /// `acc` is scratch of at least `outLen / up + 1` floats. Adds into `out` when `accumulate`.
+    /// Floats of scratch `filterRow` needs.
+    var rowScratch: Int { outLen + paddedLength + 32 }
+
+    /// Filters one padded row `xp` (`paddedLength` values, margins zero) into `out` (`outLen` values), adding
+    /// into `out` when `accumulate`. `scratch` holds `rowScratch` floats.
     @inline(__always)
     func filterRow(_ xp: UnsafePointer<Float>, _ w: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                    accumulate: Bool, scratch acc: UnsafeMutablePointer<Float>) {
         let T = perPhase
         first.withUnsafeBufferPointer { first in
         phase.withUnsafeBufferPointer { phase in
-            if down == 1 {
-                // Outputs r, r+up, r+2·up, … share a phase and read consecutive inputs: AXPYs over them.
+            if down == 1 && up == 2 && outLen >= 2 {
+                // The common StyleGAN case: both phases in one kernel that interleaves in registers.
+                let k0 = phase[0], k1 = phase[1]
+                ek_fir_up2(out, outLen, xp + first[0], w + k0 * T, (taps - k0 + 1) / 2,
+                           xp + first[1], w + k1 * T, (taps - k1 + 1) / 2, accumulate ? 1 : 0)
+            } else if down == 2 && up == 1 {
+                ek_fir_down2(out, xp + first[0], w, taps, outLen, accumulate ? 1 : 0)
+            } else if down == 1 {
+                // Outputs r, r+up, r+2·up, … share a phase and read consecutive inputs: one vector FIR each.
                 for r in 0..<min(up, outLen) {
                     let count = (outLen - r + up - 1) / up
+                    let k0 = phase[r]
+                    let valid = (taps - k0 + up - 1) / up
                     let base = xp + first[r]
-                    let wr = w + phase[r] * T
-                    let dst = up == 1 && !accumulate ? out : acc
-                    let w0 = wr[0]
-                    for m in 0..<count { dst[m] = w0 * base[m] }
-                    if T > 1 {
-                        for t in 1..<T {
-                            let wt = wr[t]
-                            if wt == 0 { continue }
-                            let s = base + t
-                            for m in 0..<count { dst[m] += wt * s[m] }
-                        }
-                    }
+                    let wr = w + k0 * T
                     if up == 1 {
-                        if accumulate { for m in 0..<count { out[m] += acc[m] } }
-                    } else if accumulate {
+                        ek_fir_taps(out, base, wr, valid, count, accumulate ? 1 : 0)
+                        continue
+                    }
+                    ek_fir_taps(acc, base, wr, valid, count, 0)
+                    if accumulate {
                         for m in 0..<count { out[r + m * up] += acc[m] }
                     } else {
                         for m in 0..<count { out[r + m * up] = acc[m] }
                     }
                 }
             } else if up == 1 {
-                // Plain strided decimation: out[i] = Σ_t w[t]·xp[first_0 + i·down + t].
+                // Decimation: split the input into `down` interleaved sub-rows, then out = Σ_q FIR(sub_q, w_q).
+                let d = down, per = (taps + d - 1) / d
                 let base = xp + first[0]
-                let d = down
-                for i in 0..<outLen {
-                    let s = base + i * d
-                    var v: Float = 0
-                    for t in 0..<T { v += w[t] * s[t] }
-                    out[i] = accumulate ? out[i] + v : v
+                for q in 0..<d {
+                    let sq = (taps - q + d - 1) / d
+                    if sq <= 0 { if q == 0 && !accumulate { out.initialize(repeating: 0, count: outLen) }; continue }
+                    let len = outLen + sq - 1
+                    let src = base + q
+                    for j in 0..<len { acc[j] = src[j * d] }
+                    ek_fir_taps(out, acc, w + q * per, sq, outLen, (q > 0 || accumulate) ? 1 : 0)
                 }
             } else {
                 for i in 0..<outLen {
@@ -108,24 +123,22 @@ struct FIRAxis: Sendable {
     func filterColumns(_ src: UnsafePointer<Float>, _ w: UnsafePointer<Float>, width: Int,
                        into out: UnsafeMutablePointer<Float>) {
         let T = perPhase
-        for oy in 0..<outLen {
-            let d = out + oy * width
-            let start = first[oy] - leftMargin
-            let wr = w + phase[oy] * T
-            var written = false
-            for t in 0..<T {
-                let iy = start + t
-                let wt = wr[t]
-                if iy < 0 || iy >= inLen || wt == 0 { continue }
-                let s = src + iy * width
-                if written {
-                    for x in 0..<width { d[x] += wt * s[x] }
-                } else {
-                    for x in 0..<width { d[x] = wt * s[x] }
-                    written = true
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: T) { rows in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: T) { weights in
+            for oy in 0..<outLen {
+                let start = first[oy] - leftMargin
+                let wr = w + phase[oy] * T
+                var n = 0
+                for t in 0..<T {
+                    let iy = start + t
+                    if iy < 0 || iy >= inLen || wr[t] == 0 { continue }
+                    rows[n] = src + iy * width
+                    weights[n] = wr[t]
+                    n += 1
                 }
+                ek_fir_rows(out + oy * width, rows.baseAddress!, weights.baseAddress!, n, width)
             }
-            if !written { d.initialize(repeating: 0, count: width) }
+        }
         }
     }
 }

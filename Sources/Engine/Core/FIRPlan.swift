@@ -17,7 +17,7 @@ struct FIRPlan: Sendable {
 
     /// Floats of scratch `run` needs.
     var scratchCount: Int {
-        let rowScratch = axisX.paddedLength + axisX.outLen + 16
+        let rowScratch = axisX.paddedLength + axisX.rowScratch + 16
         if fullRows == 0 { return rowScratch + inH * outW }
         return rowScratch + inH * axisX.paddedLength
     }
@@ -93,7 +93,7 @@ struct FIRPlan: Sendable {
             let wxp = wxb.baseAddress!
             if fullRows == 0 {
                 let xp = scratch
-                let tmp = acc + ax.outLen + 16
+                let tmp = acc + ax.rowScratch + 16
                 xp.initialize(repeating: 0, count: padded)
                 // Rows no output row reads (cropped away) are skipped.
                 let rowLo = max(0, ay.first.first! - ay.leftMargin)
@@ -109,7 +109,7 @@ struct FIRPlan: Sendable {
                 }
             } else {
                 // Full 2-D filter: pad every input row once, then each output row sums filtered input rows.
-                let rows = acc + ax.outLen + 16
+                let rows = acc + ax.rowScratch + 16
                 for iy in 0..<ay.inLen {
                     let d = rows + iy * padded
                     d.initialize(repeating: 0, count: padded)

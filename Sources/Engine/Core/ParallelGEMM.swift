@@ -6,9 +6,10 @@ import CCBLAS
 /// im2col/FIR threads for the cores. Pinning BLAS to one thread and running independent GEMM tiles on
 /// `Parallel` workers (each with its own im2col tile, hot in cache) avoids that and keeps both cores busy.
 enum BLASThreading {
-    /// Evaluated once, before the first GEMM.
+    /// Evaluated once, before the first GEMM or op output.
     static let pinned: Bool = {
         openblas_set_num_threads(1)
+        EngineMemory.configure()
         return true
     }()
 }

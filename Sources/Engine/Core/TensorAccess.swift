@@ -4,6 +4,7 @@ extension Tensor {
     /// A new contiguous f32 tensor whose contents the caller will overwrite completely (no zero-fill pass).
     @usableFromInline
     static func uninitializedF32(_ shape: [Int]) -> Tensor {
+        _ = BLASThreading.pinned   // engine process setup (BLAS threads, malloc policy) before the first output
         let n = shape.reduce(1, *)
         let storage = Storage.uninitialized(byteCount: n * 4)
         return (try? Tensor(storage: storage, dtype: .f32, shape: shape)) ?? Tensor(zeros: shape)

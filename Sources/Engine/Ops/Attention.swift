@@ -1,17 +1,12 @@
 import TensorStore
+import CEngineKernels
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Softmax of `n` contiguous values in place: `exp(x − max) / Σ`.
+/// Softmax of `n` contiguous values in place: `exp(x − max) / Σ` (vector kernel, exp within 2 ulp).
 @inline(__always)
-func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for j in 0..<n { m = max(m, p[j]) }
-    var sum: Float = 0
-    for j in 0..<n { let e = expf(p[j] - m); p[j] = e; sum += e }
-    for j in 0..<n { p[j] /= sum }
-}
+func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) { ek_softmax_row(p, n) }
 
 extension Ops {
     /// `torch.softmax(x, dim)`: `exp(x − max) / Σ exp(x − max)` along `dim`.

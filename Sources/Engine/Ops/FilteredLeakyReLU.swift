@@ -1,4 +1,5 @@
 import TensorStore
+import CEngineKernels
 
 extension Ops {
     /// StyleGAN3's `filtered_lrelu` (reference path `_filtered_lrelu_ref`), fused per channel plane:
@@ -36,10 +37,7 @@ extension Ops {
                 for p in r {
                     let b = bi?[p % c] ?? 0
                     upPlan.run(src + p * inPlane, bias: b, into: mid, scratch: rest)
-                    for i in 0..<midPlane {
-                        let v = mid[i]
-                        mid[i] = Swift.min(Swift.max((v >= 0 ? v : v * slope) * gain, lo), hi)
-                    }
+                    ek_lrelu_gain_clamp(mid, midPlane, slope, gain, lo, hi)
                     downPlan.run(mid, into: dst + p * outPlane, scratch: rest)
                 }
             }

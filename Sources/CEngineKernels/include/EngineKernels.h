@@ -1,0 +1,42 @@
+#ifndef ENGINE_KERNELS_H
+#define ENGINE_KERNELS_H
+// Vector kernels of the Swift engine's FIR filters. Each is compiled for AVX-512, AVX2+FMA and baseline x86-64
+// (per-function target attributes, no global flags) and picks the best at run time.
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// dst[m] = (accumulate ? dst[m] : 0) + sum_{t<taps} w[t] * src[m + t], for m in [0, n).
+void ek_fir_taps(float *dst, const float *src, const float *w, long taps, long n, int accumulate);
+
+/// Upsampling by 2: out[2m + p] (+)= sum_{t<tp} wp[t] * xp[m + t] for p in {0, 1}; n outputs in total.
+void ek_fir_up2(float *out, long n, const float *x0, const float *w0, long t0,
+                const float *x1, const float *w1, long t1, int accumulate);
+
+/// Decimation by 2: out[i] (+)= sum_{t<taps} w[t] * x[2i + t], for i in [0, n).
+void ek_fir_down2(float *out, const float *x, const float *w, long taps, long n, int accumulate);
+
+/// dst[m] = sum_{t<taps} w[t] * rows[t][m], for m in [0, n); with taps == 0 writes zeros.
+void ek_fir_rows(float *dst, const float *const *rows, const float *w, long taps, long n);
+
+/// In place: x = clamp(x >= 0 ? x : x * slope) * gain, lo, hi).
+void ek_lrelu_gain_clamp(float *x, long n, float slope, float gain, float lo, float hi);
+
+/// dst[i] = src[i] + b (n values).
+void ek_add_scalar(float *dst, const float *src, float b, long n);
+
+/// In place softmax of n contiguous values: exp(x - max) / sum (exp within 2 ulp).
+void ek_softmax_row(float *p, long n);
+
+/// glibc: serve large blocks from the heap and keep freed memory mapped (see EngineMemory.swift).
+void ek_keep_freed_memory(void);
+
+/// Which kernel family runs: 3 = AVX-512, 2 = AVX2+FMA, 1 = baseline.
+int ek_kernel_level(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
