@@ -247,6 +247,29 @@ def modconv_cases():
          {"padding": [2]})
 
 
+def resample_conv_cases():
+    """StyleGAN2 conv2d_resample paths written out: up = transposed conv (stored kernel) + FIR (pad 1, gain 4),
+    down = FIR pad + stride-2 conv, skip 1x1 down = FIR then conv."""
+    f = setup_filter([1, 3, 3, 1])
+    x, w = r(2, 4, 6, 6), r(5, 4, 3, 3)
+    # up=2, k=3, layer padding 1: conv_transpose2d(stride 2, pad 0) -> (2H+1), then upfirdn2d(pad [1,1,1,1], gain 4)
+    y = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
+    y = upfirdn2d_ref(y, f, pad=(1, 1, 1, 1), gain=4)
+    save("resample_up2_k3", {"x": x, "weight": w, "filter": f, "out": y}, {"up": [2], "down": [1], "padding": [1]})
+    # down=2, k=3, padding 1 (StyleGAN2 D): pad [2,2,2,2] + FIR, then conv stride 2
+    y = F.conv2d(upfirdn2d_ref(x, f, pad=(2, 2, 2, 2)), w, stride=2)
+    save("resample_down2_k3", {"x": x, "weight": w, "filter": f, "out": y}, {"up": [1], "down": [2], "padding": [1]})
+    w1 = r(5, 4, 1, 1)
+    y = F.conv2d(upfirdn2d_ref(x, f, down=(2, 2), pad=(1, 1, 1, 1)), w1)
+    save("resample_down2_k1", {"x": x, "weight": w1, "filter": f, "out": y}, {"up": [1], "down": [2], "padding": [0]})
+    # grouped (fused modconv) up path, 2 groups
+    xg, wg = r(1, 2 * 3, 5, 5), r(2 * 4, 3, 3, 3)
+    wt = wg.reshape(2, 4, 3, 3, 3).transpose(1, 2).reshape(2 * 3, 4, 3, 3)
+    y = upfirdn2d_ref(F.conv_transpose2d(xg, wt, stride=2, groups=2), f, pad=(1, 1, 1, 1), gain=4)
+    save("resample_up2_groups", {"x": xg, "weight": wg, "filter": f, "out": y},
+         {"up": [2], "down": [1], "padding": [1], "groups": [2]})
+
+
 def attention_cases():
     q, k, v = r(2, 3, 5, 8), r(2, 3, 7, 8), r(2, 3, 7, 4)
     save("attention", {"q": q, "k": k, "v": v,
@@ -301,6 +324,6 @@ def shape_cases():
 
 if __name__ == "__main__":
     for fn in [linear_cases, conv_cases, norm_cases, activation_cases, resample_cases, upfirdn_cases,
-               filtered_lrelu_cases, modconv_cases, attention_cases, spectral_cases, shape_cases]:
+               filtered_lrelu_cases, modconv_cases, resample_conv_cases, attention_cases, spectral_cases, shape_cases]:
         fn()
     print(f"wrote {len(os.listdir(OUT))} files to {os.path.normpath(OUT)} with torch {torch.__version__}", file=sys.stderr)

@@ -74,3 +74,26 @@ struct LinearConvTests {
         #expect(worst < 1e-4)
     }
 }
+
+@Suite("StyleGAN2 conv2d_resample paths")
+struct Conv2dResampleTests {
+    @Test(arguments: ["resample_up2_k3", "resample_down2_k3", "resample_down2_k1", "resample_up2_groups"])
+    func resample(name: String) throws {
+        let g = try Golden(name)
+        let up = try g.ints("up")[0]
+        let groups = g.has("p.groups") ? try g.ints("groups")[0] : 1
+        // StyleGAN2 layers flip the kernel (true convolution) only when not upsampling.
+        let y = try Ops.conv2dResample(g["x"], weight: g["weight"], filter: g["filter"], up: up,
+                                       down: try g.ints("down")[0], padding: try g.ints("padding")[0],
+                                       groups: groups, flipWeight: up == 1)
+        let expected = try g["out"]
+        expectClose(y, expected, name)
+        let kernel = try g["weight"].shape[2]
+        if up == 1 && kernel > 1 {
+            // flipWeight: false means a true convolution: a 3×3 random kernel must then give another result.
+            let z = try Ops.conv2dResample(g["x"], weight: g["weight"], filter: g["filter"], down: try g.ints("down")[0],
+                                           padding: try g.ints("padding")[0], groups: groups, flipWeight: false)
+            #expect(relativeError(z, expected) > 1e-3, "a flipped kernel must give a different result")
+        }
+    }
+}
