@@ -15,8 +15,10 @@ import Testing
     }
 
     /// The shared seed fixture (saturated output, truncation 0.6), one without config.json (truncation 0.3),
-    /// one at truncation 1 with n_stats 11, eps 1e-3 and no attention.
-    static let cases = [Case(dir: "biggan-hf-16"), Case(dir: "biggan-hf-32-noconfig"), Case(dir: "biggan-hf-16-trunc1")]
+    /// one at truncation 1 with n_stats 11, eps 1e-3 and no attention, one at truncation 0.415 (statistics
+    /// interpolated with coef 0.75, where the port's swapped weights matter).
+    static let cases = [Case(dir: "biggan-hf-16"), Case(dir: "biggan-hf-32-noconfig"), Case(dir: "biggan-hf-16-trunc1"),
+                        Case(dir: "biggan-hf-32")]
 
     @Test(arguments: cases) func matchesItsGolden(_ c: Case) throws {
         let loaded = try GeneratorLoader.load(path: c.checkpoint)
