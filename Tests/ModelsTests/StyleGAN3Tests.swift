@@ -59,6 +59,34 @@ import Testing
         #expect(t64.layerNames.last == "L14_64_4")
     }
 
+    @Test func readsKwargsWithNVlabsDefaults() throws {
+        let minimal: JSONValue = .object([("z_dim", .int(512)), ("w_dim", .int(512)), ("img_resolution", .int(1024)),
+                                          ("img_channels", .int(3))])
+        let c = try StyleGAN3Config(kwargs: minimal)
+        #expect(c.numLayers == 14 && c.numCritical == 2 && c.convKernel == 3 && c.convClamp == 256)
+        // The FFHQ-1024 SG3-T schedule (channel_base 32768, channel_max 512).
+        let layers = try c.geometry().layers
+        #expect(layers.map(\.name) == ["L0_36_512", "L1_36_512", "L2_52_512", "L3_52_512", "L4_84_512", "L5_148_512",
+                                       "L6_148_512", "L7_276_323", "L8_276_203", "L9_532_128", "L10_1044_81",
+                                       "L11_1044_51", "L12_1044_32", "L13_1024_32", "L14_1024_3"])
+        #expect(layers[2].padding == [-6, -9, -6, -9] && layers[2].up == 4 && layers[2].upTaps == 24)
+        #expect(layers[13].padding == [-11, -12, -11, -12])
+
+        // SG3-R: radial down filters outside the critical layers, explicit null clamp, nested synthesis kwargs.
+        let r = try StyleGAN3Config(kwargs: .object([
+            ("z_dim", .int(512)), ("w_dim", .int(512)), ("img_resolution", .int(1024)), ("conv_clamp", .null),
+            ("synthesis_kwargs", .object([("channel_base", .int(65536)), ("channel_max", .int(1024)),
+                                          ("conv_kernel", .int(1)), ("use_radial_filters", .bool(true))])),
+        ]))
+        #expect(r.convClamp == nil)
+        let rl = try r.geometry().layers
+        #expect(rl.map(\.name).prefix(2) == ["L0_36_1024", "L1_36_1024"] && rl[9].name == "L9_532_256")
+        #expect(rl.map(\.downRadial) == Array(repeating: true, count: 12) + [false, false, false])
+        #expect(rl[0].padding == [11, 10, 11, 10] && rl[2].padding == [-2, -5, -2, -5] && rl[13].padding == [-9, -10, -9, -10])
+        // The canonical JSON reads back to the same config.
+        #expect(try StyleGAN3Config(kwargs: r.json) == r)
+    }
+
     @Test func theInputTransformIsUserSettable() throws {
         // sg3-t-32-cond stores the inverse of "translate (0.1, −0.2), rotate 15°" in synthesis.input.transform.
         let g = try Self.load("sg3-t-32-cond")
@@ -116,6 +144,10 @@ import Testing
                                       ("num_layers", .int(2)), ("num_critical", .int(2))])
         #expect(throws: ModelError.self) { try StyleGAN3Config(kwargs: bad) }
         #expect(throws: ModelError.self) { try StyleGAN3Config(kwargs: .object([("w_dim", .int(8))])) }
+        let base: [(String, JSONValue)] = [("z_dim", .int(8)), ("w_dim", .int(8)), ("img_resolution", .int(16))]
+        #expect(throws: ModelError.self) { try StyleGAN3Config(kwargs: .object(base + [("num_layers", .string("6"))])) }
+        #expect(throws: ModelError.self) { try StyleGAN3Config(kwargs: .object(base + [("conv_kernel", .number(1.5))])) }
+        #expect(throws: ModelError.self) { try StyleGAN3Config(kwargs: .object(base + [("conv_clamp", .string("256"))])) }
 
         let g = try Self.load("sg3-r-16-cond")
         let z = tensor([2, g.zDim]) { Float($0 % 5) / 5 }

@@ -45,35 +45,70 @@ public struct StyleGAN3Config: Equatable, Sendable {
 
     // MARK: - JSON (NVlabs kwarg names, so a pickle's `_init_kwargs` reads directly)
 
-    /// Reads NVlabs `Generator` init kwargs (`mapping_kwargs` nested) or a canonical config written by `json`.
+    /// Reads NVlabs `Generator` init kwargs (`mapping_kwargs` nested; a nested `synthesis_kwargs` is accepted
+    /// too) or a canonical config written by `json`. A key that is present with the wrong type is an error;
+    /// an absent one takes the NVlabs default.
     public init(kwargs j: JSONValue, location: String = "init_kwargs") throws {
-        guard j.objectValue != nil else { throw ModelError("the StyleGAN3 config must be an object", location: location) }
-        func int(_ k: String) throws -> Int { try j.int(k, in: location) }
-        self.init(zDim: try int("z_dim"), cDim: j.int("c_dim", default: 0), wDim: try int("w_dim"),
-                  imgResolution: try int("img_resolution"), imgChannels: j.int("img_channels", default: 3))
-        channelBase = j.double("channel_base", default: channelBase)
-        channelMax = j.double("channel_max", default: channelMax)
-        numLayers = j.int("num_layers", default: numLayers)
-        numCritical = j.int("num_critical", default: numCritical)
-        firstCutoff = j.double("first_cutoff", default: firstCutoff)
-        firstStopband = j.double("first_stopband", default: firstStopband)
-        lastStopbandRel = j.double("last_stopband_rel", default: lastStopbandRel)
-        marginSize = j.double("margin_size", default: marginSize)
-        outputScale = j.double("output_scale", default: outputScale)
-        convKernel = j.int("conv_kernel", default: convKernel)
-        filterSize = j.int("filter_size", default: filterSize)
-        lreluUpsampling = j.double("lrelu_upsampling", default: lreluUpsampling)
-        useRadialFilters = j.bool("use_radial_filters", default: useRadialFilters)
-        switch j["conv_clamp"] {
-        case nil: break
-        case .null?: convClamp = nil
-        case let v?:
-            guard let d = v.doubleValue else { throw ModelError("'conv_clamp' must be a number or null", location: location) }
-            convClamp = d
+        guard let top = j.objectValue else { throw ModelError("the StyleGAN3 config must be an object", location: location) }
+        var flat: [String: JSONValue] = [:]
+        for (k, v) in j["synthesis_kwargs"]?.objectValue ?? [] { flat[k] = v }
+        for (k, v) in top { flat[k] = v }
+        func value(_ k: String) -> JSONValue? {
+            guard let v = flat[k], v != .null else { return nil }
+            return v
         }
-        if let m = j["mapping_kwargs"] ?? j["mapping"] {
-            mappingLayers = m.int("num_layers", default: mappingLayers)
-            mappingLrMultiplier = m.double("lr_multiplier", default: mappingLrMultiplier)
+        func int(_ k: String, _ d: Int? = nil) throws -> Int {
+            guard let v = value(k) else {
+                if let d { return d }
+                throw ModelError("'\(k)' is required", location: location)
+            }
+            guard let i = v.intValue else { throw ModelError("'\(k)' must be an integer, got \(v.serialized())", location: location) }
+            return i
+        }
+        func number(_ k: String, _ d: Double) throws -> Double {
+            guard let v = value(k) else { return d }
+            guard let x = v.doubleValue, x.isFinite else { throw ModelError("'\(k)' must be a number, got \(v.serialized())", location: location) }
+            return x
+        }
+        self.init(zDim: try int("z_dim"), cDim: try int("c_dim", 0), wDim: try int("w_dim"),
+                  imgResolution: try int("img_resolution"), imgChannels: try int("img_channels", 3))
+        channelBase = try number("channel_base", channelBase)
+        channelMax = try number("channel_max", channelMax)
+        numLayers = try int("num_layers", numLayers)
+        numCritical = try int("num_critical", numCritical)
+        firstCutoff = try number("first_cutoff", firstCutoff)
+        firstStopband = try number("first_stopband", firstStopband)
+        lastStopbandRel = try number("last_stopband_rel", lastStopbandRel)
+        marginSize = try number("margin_size", marginSize)
+        outputScale = try number("output_scale", outputScale)
+        convKernel = try int("conv_kernel", convKernel)
+        filterSize = try int("filter_size", filterSize)
+        lreluUpsampling = try number("lrelu_upsampling", lreluUpsampling)
+        if let v = value("use_radial_filters") {
+            guard let b = v.boolValue else { throw ModelError("'use_radial_filters' must be true or false", location: location) }
+            useRadialFilters = b
+        }
+        // conv_clamp: absent → 256, null → no clamp.
+        if let v = flat["conv_clamp"] {
+            if v == .null { convClamp = nil } else {
+                guard let d = v.doubleValue, d.isFinite, d >= 0 else {
+                    throw ModelError("'conv_clamp' must be a non-negative number or null", location: location)
+                }
+                convClamp = d
+            }
+        }
+        if let m = value("mapping_kwargs") ?? value("mapping") {
+            guard m.objectValue != nil else { throw ModelError("'mapping_kwargs' must be an object", location: location) }
+            if let v = m["num_layers"], v != .null {
+                guard let i = v.intValue else { throw ModelError("'mapping_kwargs.num_layers' must be an integer", location: location) }
+                mappingLayers = i
+            }
+            if let v = m["lr_multiplier"], v != .null {
+                guard let d = v.doubleValue, d.isFinite, d > 0 else {
+                    throw ModelError("'mapping_kwargs.lr_multiplier' must be a positive number", location: location)
+                }
+                mappingLrMultiplier = d
+            }
         }
         try validate(location: location)
     }
