@@ -30,40 +30,84 @@ static void lrelu_base(float *x, long n, float slope, float gain, float lo, floa
     }
 }
 
+static void fir_down2_base(float *out, const float *x, const float *w, long taps, long n, int acc);
+
 #ifdef EK_X86
 // ---------------------------------------------------------------- AVX-512
+#define EK_MASK(left) ((left) >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (left)) - 1))
+
+// Four independent accumulators per step hide the FMA latency (the filters are short: 2-12 taps).
 __attribute__((target("avx512f")))
 static void fir_taps_512(float *dst, const float *src, const float *w, long taps, long n, int acc) {
     long m = 0;
-    for (; m + 32 <= n; m += 32) {
-        __m512 a0 = acc ? _mm512_loadu_ps(dst + m) : _mm512_setzero_ps();
-        __m512 a1 = acc ? _mm512_loadu_ps(dst + m + 16) : _mm512_setzero_ps();
+    for (; m + 64 <= n; m += 64) {
+        __m512 a0, a1, a2, a3;
+        if (acc) { a0 = _mm512_loadu_ps(dst + m); a1 = _mm512_loadu_ps(dst + m + 16); a2 = _mm512_loadu_ps(dst + m + 32); a3 = _mm512_loadu_ps(dst + m + 48); }
+        else { a0 = a1 = a2 = a3 = _mm512_setzero_ps(); }
         for (long t = 0; t < taps; t++) {
             __m512 wt = _mm512_set1_ps(w[t]);
-            a0 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(src + m + t), a0);
-            a1 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(src + m + t + 16), a1);
+            const float *s = src + m + t;
+            a0 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(s), a0);
+            a1 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(s + 16), a1);
+            a2 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(s + 32), a2);
+            a3 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(s + 48), a3);
         }
-        _mm512_storeu_ps(dst + m, a0);
-        _mm512_storeu_ps(dst + m + 16, a1);
+        _mm512_storeu_ps(dst + m, a0); _mm512_storeu_ps(dst + m + 16, a1);
+        _mm512_storeu_ps(dst + m + 32, a2); _mm512_storeu_ps(dst + m + 48, a3);
     }
-    for (; m < n; m += 16) {
+    if (m < n) {
+        // The last < 64 outputs: up to four masked blocks, still four independent chains.
         long left = n - m;
-        __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512 a = acc ? _mm512_maskz_loadu_ps(k, dst + m) : _mm512_setzero_ps();
-        for (long t = 0; t < taps; t++)
-            a = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(k, src + m + t), a);
-        _mm512_mask_storeu_ps(dst + m, k, a);
+        __mmask16 k0 = EK_MASK(left), k1 = left > 16 ? EK_MASK(left - 16) : 0;
+        __mmask16 k2 = left > 32 ? EK_MASK(left - 32) : 0, k3 = left > 48 ? EK_MASK(left - 48) : 0;
+        __m512 a0, a1, a2, a3;
+        if (acc) {
+            a0 = _mm512_maskz_loadu_ps(k0, dst + m); a1 = _mm512_maskz_loadu_ps(k1, dst + m + 16);
+            a2 = _mm512_maskz_loadu_ps(k2, dst + m + 32); a3 = _mm512_maskz_loadu_ps(k3, dst + m + 48);
+        } else { a0 = a1 = a2 = a3 = _mm512_setzero_ps(); }
+        for (long t = 0; t < taps; t++) {
+            __m512 wt = _mm512_set1_ps(w[t]);
+            const float *s = src + m + t;
+            a0 = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k0, s), a0);
+            a1 = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k1, s + 16), a1);
+            a2 = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k2, s + 32), a2);
+            a3 = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k3, s + 48), a3);
+        }
+        _mm512_mask_storeu_ps(dst + m, k0, a0); _mm512_mask_storeu_ps(dst + m + 16, k1, a1);
+        _mm512_mask_storeu_ps(dst + m + 32, k2, a2); _mm512_mask_storeu_ps(dst + m + 48, k3, a3);
     }
 }
 __attribute__((target("avx512f")))
 static void fir_rows_512(float *dst, const float *const *rows, const float *w, long taps, long n) {
-    for (long m = 0; m < n; m += 16) {
+    long m = 0;
+    for (; m + 64 <= n; m += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (long t = 0; t < taps; t++) {
+            __m512 wt = _mm512_set1_ps(w[t]);
+            const float *r = rows[t] + m;
+            a0 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(r), a0);
+            a1 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(r + 16), a1);
+            a2 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(r + 32), a2);
+            a3 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(r + 48), a3);
+        }
+        _mm512_storeu_ps(dst + m, a0); _mm512_storeu_ps(dst + m + 16, a1);
+        _mm512_storeu_ps(dst + m + 32, a2); _mm512_storeu_ps(dst + m + 48, a3);
+    }
+    if (m < n) {
         long left = n - m;
-        __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512 a = _mm512_setzero_ps();
-        for (long t = 0; t < taps; t++)
-            a = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(k, rows[t] + m), a);
-        _mm512_mask_storeu_ps(dst + m, k, a);
+        __mmask16 k0 = EK_MASK(left), k1 = left > 16 ? EK_MASK(left - 16) : 0;
+        __mmask16 k2 = left > 32 ? EK_MASK(left - 32) : 0, k3 = left > 48 ? EK_MASK(left - 48) : 0;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (long t = 0; t < taps; t++) {
+            __m512 wt = _mm512_set1_ps(w[t]);
+            const float *r = rows[t] + m;
+            a0 = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k0, r), a0);
+            a1 = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k1, r + 16), a1);
+            a2 = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k2, r + 32), a2);
+            a3 = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k3, r + 48), a3);
+        }
+        _mm512_mask_storeu_ps(dst + m, k0, a0); _mm512_mask_storeu_ps(dst + m + 16, k1, a1);
+        _mm512_mask_storeu_ps(dst + m + 32, k2, a2); _mm512_mask_storeu_ps(dst + m + 48, k3, a3);
     }
 }
 __attribute__((target("avx512f")))
@@ -177,44 +221,77 @@ static void fir_up2_512(float *out, long n, const float *x0, const float *w0, lo
     const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     long m = 0;
-    for (; 2 * (m + 16) <= n; m += 16) {
-        __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
-        for (long t = 0; t < t0; t++) a = _mm512_fmadd_ps(_mm512_set1_ps(w0[t]), _mm512_loadu_ps(x0 + m + t), a);
-        for (long t = 0; t < t1; t++) b = _mm512_fmadd_ps(_mm512_set1_ps(w1[t]), _mm512_loadu_ps(x1 + m + t), b);
-        __m512 l = _mm512_permutex2var_ps(a, lo, b), h = _mm512_permutex2var_ps(a, hi, b);
-        if (acc) { l = _mm512_add_ps(l, _mm512_loadu_ps(out + 2 * m)); h = _mm512_add_ps(h, _mm512_loadu_ps(out + 2 * m + 16)); }
-        _mm512_storeu_ps(out + 2 * m, l);
-        _mm512_storeu_ps(out + 2 * m + 16, h);
+    for (; 2 * (m + 32) <= n; m += 32) {
+        __m512 a = _mm512_setzero_ps(), b = a, c = a, d = a;
+        for (long t = 0; t < t0; t++) {
+            __m512 wt = _mm512_set1_ps(w0[t]);
+            a = _mm512_fmadd_ps(wt, _mm512_loadu_ps(x0 + m + t), a);
+            c = _mm512_fmadd_ps(wt, _mm512_loadu_ps(x0 + m + t + 16), c);
+        }
+        for (long t = 0; t < t1; t++) {
+            __m512 wt = _mm512_set1_ps(w1[t]);
+            b = _mm512_fmadd_ps(wt, _mm512_loadu_ps(x1 + m + t), b);
+            d = _mm512_fmadd_ps(wt, _mm512_loadu_ps(x1 + m + t + 16), d);
+        }
+        __m512 l0 = _mm512_permutex2var_ps(a, lo, b), h0 = _mm512_permutex2var_ps(a, hi, b);
+        __m512 l1 = _mm512_permutex2var_ps(c, lo, d), h1 = _mm512_permutex2var_ps(c, hi, d);
+        if (acc) {
+            l0 = _mm512_add_ps(l0, _mm512_loadu_ps(out + 2 * m)); h0 = _mm512_add_ps(h0, _mm512_loadu_ps(out + 2 * m + 16));
+            l1 = _mm512_add_ps(l1, _mm512_loadu_ps(out + 2 * m + 32)); h1 = _mm512_add_ps(h1, _mm512_loadu_ps(out + 2 * m + 48));
+        }
+        _mm512_storeu_ps(out + 2 * m, l0); _mm512_storeu_ps(out + 2 * m + 16, h0);
+        _mm512_storeu_ps(out + 2 * m + 32, l1); _mm512_storeu_ps(out + 2 * m + 48, h1);
     }
-    for (long i = 2 * m; i < n; i++) {
-        long j = i / 2;
-        const float *x = (i & 1) ? x1 : x0;
-        const float *w = (i & 1) ? w1 : w0;
-        long tt = (i & 1) ? t1 : t0;
-        float v = 0;
-        for (long t = 0; t < tt; t++) v += w[t] * x[j + t];
-        out[i] = acc ? out[i] + v : v;
+    // Remaining outputs (< 64) in blocks of 16 per phase, masked: phase 0 has ceil(left/2), phase 1 floor(left/2).
+    for (; 2 * m < n; m += 16) {
+        long left = n - 2 * m;
+        long c0 = (left + 1) / 2, c1 = left / 2;
+        __mmask16 k0 = EK_MASK(c0), k1 = EK_MASK(c1);
+        __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+        for (long t = 0; t < t0; t++) a = _mm512_fmadd_ps(_mm512_set1_ps(w0[t]), _mm512_maskz_loadu_ps(k0, x0 + m + t), a);
+        for (long t = 0; t < t1; t++) b = _mm512_fmadd_ps(_mm512_set1_ps(w1[t]), _mm512_maskz_loadu_ps(k1, x1 + m + t), b);
+        __m512 l = _mm512_permutex2var_ps(a, lo, b), h = _mm512_permutex2var_ps(a, hi, b);
+        __mmask16 kl = EK_MASK(left), kh = left > 16 ? EK_MASK(left - 16) : (__mmask16)0;
+        if (acc) {
+            l = _mm512_add_ps(l, _mm512_maskz_loadu_ps(kl, out + 2 * m));
+            h = _mm512_add_ps(h, _mm512_maskz_loadu_ps(kh, out + 2 * m + 16));
+        }
+        _mm512_mask_storeu_ps(out + 2 * m, kl, l);
+        _mm512_mask_storeu_ps(out + 2 * m + 16, kh, h);
+    }
+}
+
+// Decimation by 2 as polyphase: split x into even and odd samples once (vector permutes), then
+// out = FIR(even, w[0::2]) + FIR(odd, w[1::2]) with the plain contiguous kernel.
+__attribute__((target("avx512f")))
+static void deinterleave_512(const float *x, long count, float *ev, long le, float *od, long lo) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (long j = 0; j < le || j < lo; j += 16) {
+        long left = count - 2 * j;   // source values still available from x + 2j
+        __mmask16 ka = EK_MASK(left > 0 ? left : 0), kb = left > 16 ? EK_MASK(left - 16) : (__mmask16)0;
+        __m512 a = _mm512_maskz_loadu_ps(ka, x + 2 * j), b = _mm512_maskz_loadu_ps(kb, x + 2 * j + 16);
+        if (j < le) _mm512_mask_storeu_ps(ev + j, EK_MASK(le - j), _mm512_permutex2var_ps(a, even, b));
+        if (j < lo) _mm512_mask_storeu_ps(od + j, EK_MASK(lo - j), _mm512_permutex2var_ps(a, odd, b));
     }
 }
 
 __attribute__((target("avx512f")))
 static void fir_down2_512(float *out, const float *x, const float *w, long taps, long n, int acc) {
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 a = acc ? _mm512_loadu_ps(out + i) : _mm512_setzero_ps();
-        const float *base = x + 2 * i;
-        for (long t = 0; t < taps; t++) {
-            // x[2i + t + 2j], j < 16: the even lanes of 31 consecutive values (the 32nd is never read).
-            __m512 v = _mm512_permutex2var_ps(_mm512_loadu_ps(base + t), even, _mm512_maskz_loadu_ps(0x7FFF, base + t + 16));
-            a = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), v, a);
-        }
-        _mm512_storeu_ps(out + i, a);
-    }
-    for (; i < n; i++) {
-        float v = 0;
-        for (long t = 0; t < taps; t++) v += w[t] * x[2 * i + t];
-        out[i] = acc ? out[i] + v : v;
+    enum { CHUNK = 1024, MAXT = 64 };
+    if (taps > 2 * MAXT) { fir_down2_base(out, x, w, taps, n, acc); return; }
+    float ev[CHUNK + MAXT + 16], od[CHUNK + MAXT + 16], we[MAXT], wo[MAXT];
+    long te = (taps + 1) / 2, to = taps / 2;
+    for (long s = 0; s < te; s++) we[s] = w[2 * s];
+    for (long s = 0; s < to; s++) wo[s] = w[2 * s + 1];
+    for (long i0 = 0; i0 < n; i0 += CHUNK) {
+        long c = n - i0 < CHUNK ? n - i0 : CHUNK;
+        long le = c + te - 1, lo = to > 0 ? c + to - 1 : 0;
+        // Values read: x[2(i0 + j)] for j < le and x[2(i0 + j) + 1] for j < lo.
+        long count = 2 * le - 1 > 2 * lo ? 2 * le - 1 : 2 * lo;
+        deinterleave_512(x + 2 * i0, count, ev, le, od, lo);
+        fir_taps_512(out + i0, ev, we, te, c, acc);
+        if (to > 0) fir_taps_512(out + i0, od, wo, to, c, 1);
     }
 }
 #endif

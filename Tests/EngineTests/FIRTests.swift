@@ -59,3 +59,34 @@ struct FIRTests {
         }
     }
 }
+
+@Suite("FIR fast paths agree with the generic path")
+struct FIRFastPathTests {
+    static func ramp(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, floats: (0..<shape.reduce(1, *)).map { Float(($0 * 37) % 101) / 50 - 1 })
+    }
+
+    @Test(arguments: [1, 2, 3, 7, 16, 31, 33, 47, 64, 70])
+    func upsampleByTwoMatchesZeroStuffing(width: Int) throws {
+        let x = Self.ramp([1, 2, 3, width])
+        let f = Tensor(shape: [6], floats: [0.05, 0.2, 0.4, 0.3, 0.1, -0.05])
+        let pad = Padding2D(x0: 3, x1: 2, y0: 2, y1: 3)
+        let fast = try Ops.upfirdn2d(x, filter: f, up: 2, padding: pad, gain: 4)
+        // Zero-stuff by hand (a sample then a zero), then filter without upsampling.
+        var z = [Float](repeating: 0, count: 2 * 6 * 2 * width)
+        let xs = x.floats()
+        for p in 0..<2 { for y in 0..<3 { for i in 0..<width { z[(p * 6 + 2 * y) * 2 * width + 2 * i] = xs[(p * 3 + y) * width + i] } } }
+        let slow = try Ops.upfirdn2d(Tensor(shape: [1, 2, 6, 2 * width], floats: z), filter: f, padding: pad, gain: 4)
+        expectClose(fast, slow, "up=2 width \(width)")
+    }
+
+    @Test(arguments: [12, 13, 33, 50, 63, 96, 97, 130])
+    func downsampleByTwoMatchesSlicing(width: Int) throws {
+        let x = Self.ramp([1, 2, 14, width])
+        let f = Tensor(shape: [12], floats: (0..<12).map { 1 + Float($0 % 5) })
+        let fast = try Ops.upfirdn2d(x, filter: f, down: 2)
+        let full = try Ops.upfirdn2d(x, filter: f)
+        let slow = try Ops.slice(try Ops.slice(full, dim: 2, start: 0, step: 2), dim: 3, start: 0, step: 2)
+        expectClose(fast, slow, "down=2 width \(width)")
+    }
+}
