@@ -317,6 +317,67 @@ static void fir_down2_base(float *out, const float *x, const float *w, long taps
     }
 }
 
+#ifdef EK_X86
+// Inlined once per row count (1...8) so the accumulator arrays live in registers.
+__attribute__((target("avx512f"), always_inline))
+static inline void linear_small_body(float *out, long ldo, const float *x, long ldx, const long rows, const float *w, long k,
+                                     long o0, long o1, const float *bias) {
+    long o = o0;
+    for (; o + 2 <= o1; o += 2) {
+        __m512 a[8], b[8];
+        for (long r = 0; r < 8; r++) { a[r] = _mm512_setzero_ps(); b[r] = _mm512_setzero_ps(); }
+        const float *w0 = w + o * k, *w1 = w0 + k;
+        for (long i = 0; i < k; i += 16) {
+            __mmask16 m = EK_MASK(k - i);
+            __m512 v0 = _mm512_maskz_loadu_ps(m, w0 + i), v1 = _mm512_maskz_loadu_ps(m, w1 + i);
+            for (long r = 0; r < rows; r++) {
+                __m512 xv = _mm512_maskz_loadu_ps(m, x + r * ldx + i);
+                a[r] = _mm512_fmadd_ps(xv, v0, a[r]);
+                b[r] = _mm512_fmadd_ps(xv, v1, b[r]);
+            }
+        }
+        float c0 = bias ? bias[o] : 0.0f, c1 = bias ? bias[o + 1] : 0.0f;
+        for (long r = 0; r < rows; r++) {
+            out[r * ldo + o] = _mm512_reduce_add_ps(a[r]) + c0;
+            out[r * ldo + o + 1] = _mm512_reduce_add_ps(b[r]) + c1;
+        }
+    }
+    for (; o < o1; o++) {
+        __m512 a[8];
+        for (long r = 0; r < 8; r++) a[r] = _mm512_setzero_ps();
+        const float *w0 = w + o * k;
+        for (long i = 0; i < k; i += 16) {
+            __mmask16 m = EK_MASK(k - i);
+            __m512 v0 = _mm512_maskz_loadu_ps(m, w0 + i);
+            for (long r = 0; r < rows; r++) a[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + r * ldx + i), v0, a[r]);
+        }
+        for (long r = 0; r < rows; r++) out[r * ldo + o] = _mm512_reduce_add_ps(a[r]) + (bias ? bias[o] : 0.0f);
+    }
+}
+
+#define EK_LINEAR_SMALL(R) \
+    __attribute__((target("avx512f"))) static void linear_small_##R(float *out, long ldo, const float *x, long ldx, \
+        const float *w, long k, long o0, long o1, const float *bias) { \
+        linear_small_body(out, ldo, x, ldx, R, w, k, o0, o1, bias); }
+EK_LINEAR_SMALL(1) EK_LINEAR_SMALL(2) EK_LINEAR_SMALL(3) EK_LINEAR_SMALL(4)
+EK_LINEAR_SMALL(5) EK_LINEAR_SMALL(6) EK_LINEAR_SMALL(7) EK_LINEAR_SMALL(8)
+
+__attribute__((target("avx512f")))
+static void linear_small_512(float *out, long ldo, const float *x, long ldx, long rows, const float *w, long k,
+                             long o0, long o1, const float *bias) {
+    switch (rows) {
+    case 1: linear_small_1(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 2: linear_small_2(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 3: linear_small_3(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 4: linear_small_4(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 5: linear_small_5(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 6: linear_small_6(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 7: linear_small_7(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    default: linear_small_8(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    }
+}
+#endif
+
 static int level = -1;
 
 int ek_kernel_level(void) {
@@ -387,4 +448,15 @@ void ek_fir_down2(float *out, const float *x, const float *w, long taps, long n,
     if (ek_kernel_level() == 3) { fir_down2_512(out, x, w, taps, n, accumulate); return; }
 #endif
     fir_down2_base(out, x, w, taps, n, accumulate);
+}
+
+int ek_linear_small(float *out, long ldo, const float *x, long ldx, long rows, const float *w, long k,
+                    long o0, long o1, const float *bias) {
+#ifdef EK_X86
+    if (rows >= 1 && rows <= 8 && ek_kernel_level() == 3) {
+        linear_small_512(out, ldo, x, ldx, rows, w, k, o0, o1, bias);
+        return 1;
+    }
+#endif
+    return 0;
 }

@@ -33,6 +33,11 @@ void ek_softmax_row(float *p, long n);
 /// glibc: serve large blocks from the heap and keep freed memory mapped (see EngineMemory.swift).
 void ek_keep_freed_memory(void);
 
+/// Small-batch linear: out[r*ldo + o] = (bias ? bias[o] : 0) + sum_i x[r*ldx + i] * w[o*k + i] for r < rows (<= 8),
+/// o in [o0, o1). Returns 0 when no vector kernel is available (the caller then uses GEMM).
+int ek_linear_small(float *out, long ldo, const float *x, long ldx, long rows, const float *w, long k,
+                    long o0, long o1, const float *bias);
+
 /// Which kernel family runs: 3 = AVX-512, 2 = AVX2+FMA, 1 = baseline.
 int ek_kernel_level(void);
 

@@ -1,4 +1,5 @@
 import TensorStore
+import CEngineKernels
 
 extension Ops {
     /// `torch.nn.functional.linear`: `y = x·Wᵀ + b` over the last dimension.
@@ -19,6 +20,15 @@ extension Ops {
         var outShape = x.shape; outShape[outShape.count - 1] = outF
         let out = Tensor.uninitializedF32(outShape)
         let o = out.mutableBase
+        if rows <= 8 && inF > 0 && ek_kernel_level() == 3 {
+            // Mapping networks and style affines: a few rows against a big weight. Stream the weight once with
+            // a vector kernel (OpenBLAS would pack it first), output features split across cores.
+            let x = xi.base, w = wi.base, b = bi?.base
+            Parallel.forRanges(outF, minChunk: max(16, 65536 / max(inF, 1))) { r in
+                _ = ek_linear_small(o, outF, x, inF, rows, w, inF, r.lowerBound, r.upperBound, b)
+            }
+            return out
+        }
         if let bi {
             for r in 0..<rows { (o + r * outF).update(from: bi.base, count: outF) }
         }
