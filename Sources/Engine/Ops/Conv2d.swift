@@ -128,16 +128,16 @@ extension Ops {
             }
             return
         }
-        // Tile the output pixels so one im2col tile stays around 4 MB (L2-friendly on a 2 MB/core machine
-        // the GEMM streams it once per 16-row panel of the weight).
+        // Tile the output pixels: tiles of up to 4 MB of im2col (near the 2 MB/core L2 while the GEMM streams it),
+        // and a tile count that is a multiple of the core count so no worker idles at the end.
         let budget = 1 << 20   // floats
-        var tileCols = max(32, min(p, budget / max(k, 1)))
         let items = batch * groups
-        // With few items, cut tiles small enough that every core gets work.
-        if items * ((p + tileCols - 1) / tileCols) < cores * 2 {
-            tileCols = max(16, min(tileCols, (p * items + cores * 2 - 1) / (cores * 2)))
-        }
-        tileCols = min(p, (tileCols + 15) / 16 * 16)
+        var perItem = max(1, (p + max(32, budget / max(k, 1)) - 1) / max(32, budget / max(k, 1)))
+        let total0 = items * perItem
+        let balanced = (total0 + cores - 1) / cores * cores
+        perItem = max(perItem, (balanced + items - 1) / items)
+        var tileCols = (p + perItem - 1) / perItem
+        tileCols = min(p, max(16, (tileCols + 15) / 16 * 16))
         let tiles = (p + tileCols - 1) / tileCols
         let total = items * tiles
         if total >= cores || cores == 1 {
