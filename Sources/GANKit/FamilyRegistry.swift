@@ -13,6 +13,7 @@ enum FamilyRegistry {
         DCGANPyTorchMapper.self,
         GigaGANLucidrainsMapper.self,
         StyleGANv1TensorFlowMapper.self,
+        StyleGAN3NVLabsMapper.self,
         BigGANDeepHFMapper.self,
         BigGANAjbrockMapper.self,
     ]
@@ -21,6 +22,7 @@ enum FamilyRegistry {
         StyleGAN2Architecture.self,
         GigaGANArchitecture.self,
         StyleGANv1Architecture.self,
+        StyleGAN3Architecture.self,
         BigGANDeepArchitecture.self,
         BigGANArchitecture.self,
     ]
