@@ -22,7 +22,7 @@ struct ModelsBench: ParsableCommand {
             natively); configurations whose upstream code is not given are skipped with a note.
             """)
 
-    @Flag(name: .long, help: "Print a JSON array of {model, params, ms, torch_ms, ratio}.")
+    @Flag(name: .long, help: "Print a JSON array of {model, params, ms, cpu_ms, torch_ms, torch_cpu_ms, ratio}.")
     var json = false
 
     @Option(name: .long, help: "A Python with torch: builds the upstream checkpoints and times their forward pass.")
@@ -45,6 +45,12 @@ struct ModelsBench: ParsableCommand {
 
     @Option(name: .long, help: "Folder for the generated checkpoints (default: the system temporary folder).")
     var dir: String?
+
+    @Option(name: .long, help: "Write the checkpoints to this folder and keep them; without --torch, kept ones are reused.")
+    var keep: String?
+
+    @Flag(name: .long, help: "Also print our time per traced layer (median over the runs), slowest first.")
+    var layers = false
 
     /// One benchmarked configuration.
     struct Model {
@@ -71,7 +77,9 @@ struct ModelsBench: ParsableCommand {
         var model: Model
         var parameters: Int
         var ms: Double
+        var cpuMs: Double
         var torchMs: Double?
+        var torchCpuMs: Double?
     }
 
     func validate() throws {
@@ -79,9 +87,9 @@ struct ModelsBench: ParsableCommand {
     }
 
     func run() throws {
-        let base = (dir ?? NSTemporaryDirectory()) + "/gan-bench-models-\(getpid())"
+        let base = keep ?? ((dir ?? NSTemporaryDirectory()) + "/gan-bench-models-\(getpid())")
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: base) }
+        defer { if keep == nil { try? FileManager.default.removeItem(atPath: base) } }
         var scriptPath: String?
         if torch != nil {
             let p = base + "/reference.py"
@@ -95,7 +103,7 @@ struct ModelsBench: ParsableCommand {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             // 1. The checkpoint (and, with torch, the reference time — measured first, while our threads are idle).
             var checkpoint: String
-            var torchMs: Double?
+            var torchMs: Double?, torchCpuMs: Double?
             if let torch, let scriptPath {
                 if model.needs == .nvlabs && nvlabs == nil {
                     note("\(model.name): skipped — building its pickle needs the NVlabs code: pass --nvlabs PATH (a checkout of NVlabs/stylegan3)")
@@ -108,6 +116,9 @@ struct ModelsBench: ParsableCommand {
                 }
                 checkpoint = result.path
                 torchMs = result.ms
+                torchCpuMs = result.cpuMs
+            } else if keep != nil, let kept = Self.keptCheckpoint(model, folder: folder) {
+                checkpoint = kept
             } else {
                 guard model.needs == .none else {
                     note("\(model.name): skipped — its checkpoint is written by the upstream code: pass --torch PYTHON"
@@ -121,15 +132,36 @@ struct ModelsBench: ParsableCommand {
             let loaded = try GeneratorLoader.load(path: checkpoint)
             let generator = loaded.generator
             let inputs = Self.inputs(for: model, zDim: generator.zDim, cDim: generator.cDim)
-            let ms = try Self.medianMs(runs: runs, warmup: warmup) { _ = try generator.generate(inputs) }
+            let (ms, cpuMs) = try Self.medianMs(runs: runs, warmup: warmup) { _ = try generator.generate(inputs) }
+            var layerTimes: [(String, Double)] = []
+            if layers {
+                let sink = LayerTimer()
+                for _ in 0..<runs {
+                    sink.start()
+                    _ = try generator.generate(inputs, trace: sink)
+                }
+                layerTimes = sink.medians()
+            }
             let parameters = generator.parameters.values.reduce(0) { $0 + $1.elementCount }
-            let row = Row(model: model, parameters: parameters, ms: ms, torchMs: torchMs)
+            let row = Row(model: model, parameters: parameters, ms: ms, cpuMs: cpuMs, torchMs: torchMs, torchCpuMs: torchCpuMs)
             rows.append(row)
-            if !json { print(line(row, summary: generator.summary)) }
+            if !json {
+                print(line(row, summary: generator.summary))
+                for (name, t) in layerTimes.sorted(by: { $0.1 > $1.1 }) {
+                    print("      " + name.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "%9.2f ms", t))
+                }
+            }
         }
         if json {
             print("[\n" + rows.map { "  " + jsonObject($0) }.joined(separator: ",\n") + "\n]")
         }
+    }
+
+    /// A checkpoint an earlier `--keep` run left in `folder`.
+    static func keptCheckpoint(_ model: Model, folder: String) -> String? {
+        let names = ["dcgan-64.pth", "dcgan-64.safetensors", "stylegan2-256.pkl", "stylegan3-256.pkl", "pytorch_model.bin"]
+        let prefix = model.key == "biggan" ? "pytorch_model" : model.key == "dcgan" ? "dcgan" : model.key
+        return names.filter { $0.hasPrefix(prefix) }.map { folder + "/" + $0 }.first { FileManager.default.fileExists(atPath: $0) }
     }
 
     // MARK: Timing ours
@@ -146,16 +178,41 @@ struct ModelsBench: ParsableCommand {
         return GeneratorInputs(z: z, c: c, truncation: model.truncation)
     }
 
-    static func medianMs(runs: Int, warmup: Int, _ body: () throws -> Void) rethrows -> Double {
+    /// Median wall and process-CPU milliseconds per call (CPU time shows the cost when other processes share the cores).
+    static func medianMs(runs: Int, warmup: Int, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
         for _ in 0..<warmup { try body() }
-        var times: [Double] = []
+        var times: [Double] = [], cpu: [Double] = []
         for _ in 0..<runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = DispatchTime.now().uptimeNanoseconds, c0 = OpsBenchRunner.cpuNow()
             try body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            cpu.append((OpsBenchRunner.cpuNow() - c0) * 1e3)
         }
-        times.sort()
-        return times[times.count / 2]
+        times.sort(); cpu.sort()
+        return (times[times.count / 2], cpu[cpu.count / 2])
+    }
+
+    /// Wall time between consecutive trace records: the cost of each traced layer (the first includes the input).
+    final class LayerTimer: TraceSink {
+        private var last = DispatchTime.now().uptimeNanoseconds
+        private var samples: [String: [Double]] = [:]
+        private var order: [String] = []
+
+        func start() { last = DispatchTime.now().uptimeNanoseconds }
+
+        func record(_ name: String, _ tensor: Tensor) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if samples[name] == nil { order.append(name) }
+            samples[name, default: []].append(Double(now - last) / 1e6)
+            last = DispatchTime.now().uptimeNanoseconds
+        }
+
+        func medians() -> [(String, Double)] {
+            order.map { name in
+                let xs = samples[name, default: []].sorted()
+                return (name, xs.isEmpty ? 0 : xs[xs.count / 2])
+            }
+        }
     }
 
     // MARK: Output
@@ -166,8 +223,10 @@ struct ModelsBench: ParsableCommand {
 
     private func line(_ r: Row, summary: String) -> String {
         var s = "\(r.model.name) (batch \(r.model.batch), \(fmtCount(r.parameters)) parameters)".padding(toLength: 52, withPad: " ", startingAt: 0)
-            + String(format: "%10.1f ms", r.ms)
-        if let t = r.torchMs { s += String(format: "   torch %10.1f ms   ×%.2f", t, t / r.ms) }
+            + String(format: "%10.1f ms (cpu %8.1f ms)", r.ms, r.cpuMs)
+        if let t = r.torchMs {
+            s += String(format: "   torch %10.1f ms (cpu %8.1f ms)   ×%.2f", t, r.torchCpuMs ?? .nan, t / r.ms)
+        }
         return s + "\n    " + summary
     }
 
@@ -179,8 +238,8 @@ struct ModelsBench: ParsableCommand {
             return String(format: "%.\(digits)f", v)
         }
         let params = "{\"batch\": \(r.model.batch), \"resolution\": \(r.model.resolution), \"parameters\": \(r.parameters)}"
-        return "{\"model\": \"\(r.model.name)\", \"params\": \(params), \"ms\": \(num(r.ms, 3)), "
-            + "\"torch_ms\": \(num(r.torchMs, 3)), \"ratio\": \(num(r.torchMs.map { $0 / r.ms }, 3))}"
+        return "{\"model\": \"\(r.model.name)\", \"params\": \(params), \"ms\": \(num(r.ms, 3)), \"cpu_ms\": \(num(r.cpuMs, 3)), "
+            + "\"torch_ms\": \(num(r.torchMs, 3)), \"torch_cpu_ms\": \(num(r.torchCpuMs, 3)), \"ratio\": \(num(r.torchMs.map { $0 / r.ms }, 3))}"
     }
 
     // MARK: Checkpoints without torch
@@ -220,6 +279,7 @@ struct ModelsBench: ParsableCommand {
     struct Reference {
         var path: String
         var ms: Double?
+        var cpuMs: Double?
         var skip: String?
     }
 
@@ -243,8 +303,8 @@ struct ModelsBench: ParsableCommand {
         }
         for text in String(decoding: data, as: UTF8.self).split(separator: "\n").reversed() {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { continue }
-            if let skip = obj["skip"] as? String { return Reference(path: "", ms: nil, skip: skip) }
-            if let path = obj["path"] as? String { return Reference(path: path, ms: obj["ms"] as? Double, skip: nil) }
+            if let skip = obj["skip"] as? String { return Reference(path: "", ms: nil, cpuMs: nil, skip: skip) }
+            if let path = obj["path"] as? String { return Reference(path: path, ms: obj["ms"] as? Double, cpuMs: obj["cpu_ms"] as? Double, skip: nil) }
         }
         throw StoreError(.io, "the PyTorch reference script printed no result for \(model.name)", file: python)
     }
@@ -263,11 +323,13 @@ struct ModelsBench: ParsableCommand {
             with torch.no_grad():
                 for _ in range(warmup):
                     fn()
-                xs = []
+                xs, cs = [], []
                 for _ in range(runs):
-                    t0 = time.perf_counter(); fn(); xs.append(time.perf_counter() - t0)
-            xs.sort()
-            return xs[len(xs) // 2] * 1e3
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    fn()
+                    xs.append(time.perf_counter() - t0); cs.append(time.process_time() - c0)
+            xs.sort(); cs.sort()
+            return xs[len(xs) // 2] * 1e3, cs[len(cs) // 2] * 1e3
 
         def stub(name, **attrs):
             # Stand-ins for packages the upstream code imports but never calls here.
@@ -393,6 +455,7 @@ struct ModelsBench: ParsableCommand {
         if path is None:
             print(json.dumps({'skip': fn}))
         else:
-            print(json.dumps({'path': path, 'ms': timed(fn)}), flush=True)
+            ms, cpu_ms = timed(fn)
+            print(json.dumps({'path': path, 'ms': ms, 'cpu_ms': cpu_ms}), flush=True)
         """#
 }

@@ -168,8 +168,14 @@ public final class SequentialGenerator: Generator {
             case let .conv2d(_, _, _, s, p, _):
                 x = try Ops.conv2d(Self.image(x, n), weight: w["weight"]!, bias: w["bias"], stride: Size2(s), padding: Self.padding(p))
             case let .convTranspose2d(_, _, _, s, p, op, _):
-                x = try Ops.convTranspose2d(Self.image(x, n), weight: w["weight"]!, bias: w["bias"], stride: Size2(s),
-                                            padding: Self.padding(p), outputPadding: Size2(op))
+                let input = Self.image(x, n)
+                if let batched = try BatchedConvTranspose.apply(input, weight: w["weight"]!, bias: w["bias"], stride: s,
+                                                                 padding: Self.padding(p), outputPadding: op) {
+                    x = batched
+                } else {
+                    x = try Ops.convTranspose2d(input, weight: w["weight"]!, bias: w["bias"], stride: Size2(s),
+                                                padding: Self.padding(p), outputPadding: Size2(op))
+                }
             case let .upsampleNearest(scale):
                 x = try Ops.upsampleNearest(Self.image(x, n), scale: Size2(scale))
             case let .activation(a):

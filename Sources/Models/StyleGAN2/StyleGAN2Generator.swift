@@ -34,6 +34,8 @@ public final class StyleGAN2Generator: StyleBasedGenerator {
         /// `noise_const · noise_strength`, `[1, 1, H, W]`.
         let noise: Tensor
         let up: Bool
+        /// The style-independent part of the modulation, prepared once (after binding succeeded).
+        var modulation: StyleGAN2Modulation?
 
         init(scope: ParameterScope, inChannels: Int, outChannels: Int, wDim: Int, resolution: Int, up: Bool) throws {
             affine = try Dense(scope: scope.scope("affine"), inFeatures: wDim, outFeatures: inChannels, lr: 1)
@@ -43,6 +45,11 @@ public final class StyleGAN2Generator: StyleBasedGenerator {
             let constNoise = scope.tensor("noise_const", shape: [resolution, resolution])
             noise = Ops.scale(constNoise, strength.floats()[0]).reshaped([1, 1, resolution, resolution])
             self.up = up
+        }
+
+        /// Called once every parameter is bound (shapes checked).
+        mutating func prepare() throws {
+            modulation = try StyleGAN2Modulation(weight: weight, transposed: up)
         }
     }
 
@@ -63,8 +70,8 @@ public final class StyleGAN2Generator: StyleBasedGenerator {
     struct Block {
         let resolution: Int
         let const: Tensor?
-        let conv0: Layer?
-        let conv1: Layer
+        var conv0: Layer?
+        var conv1: Layer
         let torgb: ToRGB?
         /// resnet only: 1×1 up-conv weight with its gain folded in.
         let skip: Tensor?
@@ -133,9 +140,13 @@ public final class StyleGAN2Generator: StyleBasedGenerator {
             blocks.append(Block(resolution: r, const: const, conv0: conv0, conv1: conv1, torgb: torgb, skip: skip))
             previous = c
         }
-        self.blocks = blocks
         filter = Ops.setupFilter(config.resampleFilter)
         try params.finish()
+        for b in blocks.indices {
+            try blocks[b].conv0?.prepare()
+            try blocks[b].conv1.prepare()
+        }
+        self.blocks = blocks
         parameters = params.bound
     }
 
@@ -230,23 +241,26 @@ public final class StyleGAN2Generator: StyleBasedGenerator {
 
     /// `SynthesisLayer.forward`, fused modulated conv, constant noise.
     func layer(_ l: Layer, _ x: Tensor, _ w: Tensor, gain: Float, clamp: Float?) throws -> Tensor {
+        guard let modulation = l.modulation else { throw ModelError("the synthesis layer was not prepared") }
         let styles = try l.affine(w)
+        let (n, i, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let o = l.weight.shape[0]
+        // Per-sample modulated, demodulated weights; one grouped conv over the batch (groups = N).
+        let wm = try modulation.modulated(styles: styles)
         var y: Tensor
         if l.up {
-            // conv2d_resample's transpose path: grouped conv_transpose2d (stride 2, unflipped weights), then the
-            // 4×4 FIR with padding 1 and gain 4.
-            let (n, i, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-            let o = l.weight.shape[0]
-            let wm = try Ops.modulatedWeights(weight: l.weight, styles: styles, demodulate: true)
-            let wt = try wm.reshaped([n, o, i, 3, 3]).permuted([0, 2, 1, 3, 4]).toFloat32().reshaped([n * i, o, 3, 3])
-            let t = try Ops.convTranspose2d(x.reshaped([1, n * i, h, wd]), weight: wt, stride: 2, groups: n)
+            // conv2d_resample's transpose path: grouped conv_transpose2d (stride 2, unflipped weights, already in
+            // [N·I, O, 3, 3]), then the 4×4 FIR with padding 1 and gain 4.
+            let t = try Ops.convTranspose2d(x.reshaped([1, n * i, h, wd]), weight: wm, stride: 2, groups: n)
             y = try Ops.upfirdn2d(t, filter: filter, padding: Padding2D(1), gain: 4).reshaped([n, o, 2 * h, 2 * wd])
         } else {
-            y = try Ops.modulatedConv2d(x, weight: l.weight, styles: styles, demodulate: true, padding: 1)
+            let c = try Ops.conv2d(x.toFloat32().reshaped([1, n * i, h, wd]), weight: wm, padding: 1, groups: n)
+            y = c.reshaped([n, o, c.shape[2], c.shape[3]])
         }
-        y = try Ops.add(y, l.noise)
-        let g = Float(2).squareRoot() * gain
-        return try Ops.biasAct(y, bias: l.bias, dim: 1, activation: .lrelu, gain: g, clamp: clamp.map { $0 * gain })
+        // Noise, bias, lrelu, gain and clamp in one pass over the fresh conv output.
+        try StyleGAN2Kernels.addNoiseBiasLReLU(y, noise: l.noise, bias: l.bias, gain: Float(2).squareRoot() * gain,
+                                               clamp: clamp.map { $0 * gain })
+        return y
     }
 }
 
