@@ -1,4 +1,5 @@
 import Engine
+import GANKit
 import Testing
 @testable import Models
 import TensorStore
@@ -92,5 +93,19 @@ import TensorStore
         let copy = Tensor(shape: fused.shape, floats: fused.floats())
         try StyleGAN2Kernels.addNoiseBiasLReLU(copy, noise: noise, bias: bias, gain: gain, clamp: clamp)
         #expect(copy.floats() == expected.floats())
+    }
+
+    /// Untraced runs fuse batch norm + activation in place; traced runs take the plain ops. Same image, and the
+    /// caller's z is left alone.
+    @Test(arguments: ["dcgan-seed-64.pth", "keras-dcgan-16.h5"])
+    func sequentialFusedPassesGiveTheTracedImage(_ name: String) throws {
+        let generator = try GeneratorLoader.load(path: ModelFixtures.path(name)).generator
+        let z = Self.random([3, generator.zDim], seed: 9)
+        let zBefore = z.floats()
+        let fast = try generator.generate(GeneratorInputs(z: z)).image
+        let traced = try generator.generate(GeneratorInputs(z: z), trace: TraceRecorder()).image
+        #expect(fast.shape == traced.shape)
+        #expect(fast.floats() == traced.floats())
+        #expect(z.floats() == zBefore)
     }
 }

@@ -12,6 +12,8 @@ public final class SequentialGenerator: Generator {
     let resolved: [SequentialLayer]
     /// Per layer, its bound parameters by suffix.
     let weights: [[String: Tensor]]
+    /// Per batch-norm layer, its folded `x·scale + shift` form (computed once).
+    let foldedNorms: [Int: (scale: [Float], shift: [Float])]
     public let parameters: OrderedDictionary<String, Tensor>
     /// Output shape per sample, `[C, H, W]`.
     public let imageShape: [Int]
@@ -107,6 +109,14 @@ public final class SequentialGenerator: Generator {
         }
         try params.finish()
         self.weights = weights
+        var folded: [Int: (scale: [Float], shift: [Float])] = [:]
+        for (i, layer) in layers.enumerated() {
+            if case let .batchNorm(_, eps, _, _) = layer, let mean = weights[i]["running_mean"], let variance = weights[i]["running_var"] {
+                folded[i] = SequentialKernels.foldBatchNorm(mean: mean, variance: variance, weight: weights[i]["weight"],
+                                                            bias: weights[i]["bias"], eps: eps)
+            }
+        }
+        self.foldedNorms = folded
         self.parameters = params.bound
     }
 
@@ -147,8 +157,25 @@ public final class SequentialGenerator: Generator {
             throw ModelError("z must be [N, \(sequentialConfig.zDim)], got \(inputs.z.shape)")
         }
         var x = inputs.z.toFloat32()
+        // Whether `x` is a buffer this call produced (then elementwise layers may run in place on it).
+        var owned = false
+        var skipNext = false
         for (i, layer) in resolved.enumerated() {
             let w = weights[i]
+            if skipNext { skipNext = false; continue }
+            // Untraced runs: a batch norm and the activation after it in one in-place pass; lone activations in place.
+            if trace == nil && owned && x.dtype == .f32 && x.isContiguous && !x.storage.isMapped {
+                if case .batchNorm = layer, let folded = foldedNorms[i], i + 1 < resolved.count,
+                   case let .activation(act) = resolved[i + 1] {
+                    try SequentialKernels.affineActivationInPlace(x, scale: folded.scale, shift: folded.shift, activation: act)
+                    skipNext = true
+                    continue
+                }
+                if case let .activation(act) = layer {
+                    SequentialKernels.activationInPlace(x, act)
+                    continue
+                }
+            }
             switch layer {
             case let .embedConcat(classes, _, zFirst):
                 guard let c = inputs.c, c.shape == [n, classes] else {
@@ -180,6 +207,11 @@ public final class SequentialGenerator: Generator {
                 x = try Ops.upsampleNearest(Self.image(x, n), scale: Size2(scale))
             case let .activation(a):
                 x = Ops.activation(x, a)
+            }
+            // Every other layer writes a fresh buffer; reshapes may be views of the buffer they got.
+            switch layer {
+            case .reshape, .reshapeChannelsLast: break
+            default: owned = true
             }
             trace?.record("layers.\(i)", x)
         }
