@@ -26,6 +26,8 @@ struct SelfAttention {
         let mixed = try Ops.matmul(v, attn, transposeB: true).reshaped([n, cv, h, w])
         let out = try Ops.conv2d(mixed, weight: o)
         guard out.shape[1] == c else { throw ModelError("self-attention output has \(out.shape[1]) channels, input \(c)") }
-        return try Ops.add(x, Ops.scale(out, gamma))
+        // x + γ·out, written over the fresh conv output.
+        try BigGANKernels.scaledResidual(into: out, residual: x, gamma: gamma)
+        return out
     }
 }

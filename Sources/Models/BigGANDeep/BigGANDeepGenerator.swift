@@ -189,12 +189,14 @@ public final class BigGANDeepGenerator: Generator {
         var h = try Ops.linear(cond, weight: genZWeight, bias: genZBias).reshaped([n, 4, 4, c0]).permuted([0, 3, 1, 2]).toFloat32()
         trace?.record("generator.gen_z", h)
 
-        func norm(_ x: Tensor, _ bn: ConditionalBN) throws -> Tensor {
+        /// `inPlace` for activations this call just produced (conv outputs), never for a block's input.
+        func norm(_ x: Tensor, _ bn: ConditionalBN, inPlace: Bool = false) throws -> Tensor {
             let mean = Self.statistics(bn.means, channels: bn.channels, nStats: nStats, truncation: truncation)
             let variance = Self.statistics(bn.variances, channels: bn.channels, nStats: nStats, truncation: truncation)
             let gain = try Ops.linear(cond, weight: bn.scale).floats().map { 1 + $0 }
             let bias = try Ops.linear(cond, weight: bn.offset).floats()
-            return try BigGANKernels.conditionalNorm(x, mean: mean, invStd: BigGANKernels.inverseStd(variance, eps: eps), gain: gain, bias: bias, relu: true)
+            return try BigGANKernels.conditionalNorm(x, mean: mean, invStd: BigGANKernels.inverseStd(variance, eps: eps), gain: gain,
+                                                     bias: bias, relu: true, inPlace: inPlace)
         }
 
         for (index, layer) in layers.enumerated() {
@@ -202,17 +204,20 @@ public final class BigGANDeepGenerator: Generator {
             case let .attention(attention):
                 h = try attention(h)
             case let .block(b):
+                // Norms after the first run in place on the fresh conv outputs (h is still needed for the skip).
                 var x = try Ops.conv2d(try norm(h, b.bn[0]), weight: b.convWeights[0], bias: b.convBiases[0])
-                x = try norm(x, b.bn[1])
+                x = try norm(x, b.bn[1], inPlace: true)
                 if b.upsample { x = try Ops.upsampleNearest(x, scale: 2) }
                 x = try Ops.conv2d(x, weight: b.convWeights[1], bias: b.convBiases[1], padding: 1)
-                x = try Ops.conv2d(try norm(x, b.bn[2]), weight: b.convWeights[2], bias: b.convBiases[2], padding: 1)
-                x = try Ops.conv2d(try norm(x, b.bn[3]), weight: b.convWeights[3], bias: b.convBiases[3])
-                var skip = h
-                // Channel drop: the skip path keeps the first half of its channels.
-                if b.dropChannels { skip = try Ops.slice(skip, dim: 1, start: 0, end: skip.shape[1] / 2) }
-                if b.upsample { skip = try Ops.upsampleNearest(skip, scale: 2) }
-                h = try Ops.add(x, skip)
+                x = try Ops.conv2d(try norm(x, b.bn[2], inPlace: true), weight: b.convWeights[2], bias: b.convBiases[2], padding: 1)
+                x = try Ops.conv2d(try norm(x, b.bn[3], inPlace: true), weight: b.convWeights[3], bias: b.convBiases[3])
+                // Skip path: the first x.C channels of h (the channel drop keeps the first half), nearest-upsampled
+                // with the block, added in place.
+                guard x.shape[1] == (b.dropChannels ? h.shape[1] / 2 : h.shape[1]) else {
+                    throw ModelError("block \(index) produces \(x.shape[1]) channels for a \(h.shape[1])-channel input")
+                }
+                try BigGANKernels.addSkip(into: x, skip: h, upsample: b.upsample)
+                h = x
             }
             trace?.record("generator.layers.\(index)", h)
         }
