@@ -82,13 +82,17 @@ public struct SHA256 {
         return String(digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
+    /// The hex digest of some bytes.
+    public static func hexDigest(of bytes: UnsafeRawBufferPointer) -> String {
+        var hasher = SHA256()
+        hasher.update(bytes)
+        return hex(hasher.finalize())
+    }
+
     /// The hex digest of a whole file (memory-mapped).
     public static func hexDigest(ofFile path: String) throws -> String {
         let file = try MappedFile(path: path)
-        var hasher = SHA256()
-        hasher.update(file.bytes)
-        return hex(hasher.finalize())
+        return withExtendedLifetime(file) { hexDigest(of: file.bytes) }
     }
 }
 
-import TensorStore
