@@ -124,10 +124,3 @@ struct IOBench: ParsableCommand {
         return (seconds, Int(usage.ru_maxrss))
     }
 }
-
-func median(_ xs: [Double]) -> Double {
-    let s = xs.sorted()
-    return s.isEmpty ? .nan : s[s.count / 2]
-}
-
-func fmt(_ x: Double) -> String { String(format: "%.2f", x) }

@@ -286,22 +286,9 @@ struct ModelsBench: ParsableCommand {
     /// Runs the generated script for one model: it builds the checkpoint with the upstream code, times the
     /// upstream forward pass, and prints one JSON line.
     private func reference(python: String, script: String, model: Model, folder: String) throws -> Reference {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python.contains("/") ? python : "/usr/bin/env")
         let args = [script, model.key, folder, String(model.batch), String(runs), String(warmup), nvlabs ?? "", biggan ?? ""]
-        process.arguments = python.contains("/") ? args : [python] + args
-        var env = ProcessInfo.processInfo.environment
-        env["OMP_NUM_THREADS"] = "2"; env["MKL_NUM_THREADS"] = "2"
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw StoreError(.io, "the PyTorch reference script failed for \(model.name) with status \(process.terminationStatus)", file: python)
-        }
-        for text in String(decoding: data, as: UTF8.self).split(separator: "\n").reversed() {
+        let output = try BenchSupport.runPython(python, args, what: "the PyTorch reference script for \(model.name)")
+        for text in output.split(separator: "\n").reversed() {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { continue }
             if let skip = obj["skip"] as? String { return Reference(path: "", ms: nil, cpuMs: nil, skip: skip) }
             if let path = obj["path"] as? String { return Reference(path: path, ms: obj["ms"] as? Double, cpuMs: obj["cpu_ms"] as? Double, skip: nil) }

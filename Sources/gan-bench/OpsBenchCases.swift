@@ -273,22 +273,9 @@ enum OpsBenchRunner {
         let path = NSTemporaryDirectory() + "gan-bench-ops-\(getpid()).py"
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python.contains("/") ? python : "/usr/bin/env")
-        process.arguments = python.contains("/") ? [path] : [python, path]
-        var env = ProcessInfo.processInfo.environment
-        env["OMP_NUM_THREADS"] = "2"; env["MKL_NUM_THREADS"] = "2"
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw StoreError(.io, "PyTorch timing script failed with status \(process.terminationStatus)", file: python)
-        }
+        let output = try BenchSupport.runPython(python, [path], what: "the PyTorch timing script")
         var out: [String: Double] = [:]
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        for line in output.split(separator: "\n") {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let key = obj["key"] as? String, let ms = obj["ms"] as? Double else { continue }
             out[key] = ms

@@ -57,13 +57,13 @@ struct TorchBench: ParsableCommand {
                 secs.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
                 try? FileManager.default.removeItem(atPath: out)
             }
-            return Self.median(secs)
+            return median(secs)
         }
         let zipSecs = try convert(zipPath)
         let legacySecs = try convert(legacyPath)
         let gb = Double(bytes) / 1e9
         print(String(format: "torch zip, %.0f MB, %d tensors", Double(bytes) / 1e6, tensorCount))
-        print(String(format: "  list (lazy)             %8.2f ms", Self.median(listMs)))
+        print(String(format: "  list (lazy)             %8.2f ms", median(listMs)))
         print(String(format: "  convert --raw           %8.2f s   %.2f GB/s", zipSecs, gb / zipSecs))
         print(String(format: "  legacy convert --raw    %8.2f s   %.2f GB/s", legacySecs, gb / legacySecs))
         if let torch {
@@ -73,23 +73,9 @@ struct TorchBench: ParsableCommand {
         }
     }
 
-    static func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.isEmpty ? .nan : s[s.count / 2]
-    }
-
     @discardableResult
     private func python(_ exe: String, _ script: String, _ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["-c", script] + args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw ValidationError("\(exe) failed (status \(p.terminationStatus))") }
-        return String(decoding: data, as: UTF8.self)
+        try BenchSupport.runPython(exe, ["-c", script] + args, what: "the torch.load script")
     }
 
     static let generateScript = """

@@ -1,0 +1,34 @@
+import Foundation
+import TensorStore
+
+/// Helpers every benchmark shares: medians, number formatting, and running the PyTorch side of a comparison.
+enum BenchSupport {
+    /// Runs `python` (a path, or a name looked up on PATH) with `arguments`, two math threads as our side
+    /// uses, and returns its standard output. A non-zero exit is an error naming what failed.
+    static func runPython(_ python: String, _ arguments: [String], what: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python.contains("/") ? python : "/usr/bin/env")
+        process.arguments = python.contains("/") ? arguments : [python] + arguments
+        var env = ProcessInfo.processInfo.environment
+        env["OMP_NUM_THREADS"] = "2"
+        env["MKL_NUM_THREADS"] = "2"
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw StoreError(.io, "\(what) failed with status \(process.terminationStatus)", file: python)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The median (upper middle for even counts); NaN for no samples.
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? .nan : s[s.count / 2]
+}
+
+func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
