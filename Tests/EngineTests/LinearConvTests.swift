@@ -73,6 +73,45 @@ struct LinearConvTests {
         } } }
         #expect(worst < 1e-4)
     }
+
+    /// Direct-loop conv2d (double accumulation) for checking the GEMM paths.
+    static func directConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: Int, pad: Int, groups: Int) -> [Float] {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        let oh = (h + 2 * pad - kh) / stride + 1, ow = (wd + 2 * pad - kw) / stride + 1
+        let xs = x.floats(), ws = w.floats(), bs = bias?.floats()
+        let og = o / groups
+        var out = [Float](repeating: 0, count: n * o * oh * ow)
+        for b in 0..<n { for oc in 0..<o { for oy in 0..<oh { for ox in 0..<ow {
+            var acc = Double(bs?[oc] ?? 0)
+            let g = oc / og
+            for ci in 0..<cg { for ky in 0..<kh { for kx in 0..<kw {
+                let iy = oy * stride - pad + ky, ix = ox * stride - pad + kx
+                if iy < 0 || iy >= h || ix < 0 || ix >= wd { continue }
+                acc += Double(xs[((b * c + g * cg + ci) * h + iy) * wd + ix]) * Double(ws[((oc * cg + ci) * kh + ky) * kw + kx])
+            } } }
+            out[((b * o + oc) * oh + oy) * ow + ox] = Float(acc)
+        } } } }
+        return out
+    }
+
+    /// The wide strategy (whole-plane im2col on all cores, one threaded GEMM per block) in each of its forms —
+    /// several blocks per plane, several planes per block, one group per sample — matches a direct loop.
+    @Test(arguments: [(1, 1, 31, true), (3, 1, 7, true), (3, 1, 7, false), (2, 2, 12, true)])
+    func wideConvMatchesDirectSum(batch: Int, groups: Int, size: Int, withBias: Bool) throws {
+        let (c, o) = (8 * groups, 40 * groups)
+        let x = Tensor(shape: [batch, c, size, size], floats: (0..<(batch * c * size * size)).map { Float(($0 * 7919) % 113) / 113 - 0.5 })
+        let w = Tensor(shape: [o, c / groups, 3, 3], floats: (0..<(o * c / groups * 9)).map { Float(($0 * 104729) % 97) / 97 - 0.5 })
+        let bias = withBias ? Tensor(shape: [o], floats: (0..<o).map { Float($0) / 10 - 1 }) : nil
+        // Blocks of 100 columns (K = 72): 31² and 12² planes go in several pieces, 7² planes two per block.
+        let tuning = ConvTuning(blockFloats: 72 * 100, wideWork: 0, wideWeightFloats: 0)
+        let y = try Ops.conv2d(x, weight: w, bias: bias, stride: 1, padding: 1, dilation: 1, groups: groups, tuning: tuning)
+        let want = Self.directConv(x, w, bias: bias, stride: 1, pad: 1, groups: groups)
+        let got = y.floats()
+        #expect(got.count == want.count)
+        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst < 1e-4, "worst difference \(worst)")
+    }
 }
 
 @Suite("StyleGAN2 conv2d_resample paths")

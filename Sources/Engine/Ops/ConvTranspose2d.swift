@@ -1,17 +1,18 @@
 import TensorStore
 
-/// Adds the GEMM result `col` (`(co,ky,kx) × (iy,ix)`) into the transposed-conv output for channels `c0..<c1`:
-/// `out[co, iy·sh − pt + ky·dh, ix·sw − pl + kx·dw] += col[(co,ky,kx), iy·W + ix]`.
+/// Adds the GEMM result `col` (`(co,ky,kx) × (iy,ix)`, rows `ld` floats apart) into the transposed-conv output
+/// for channels `c0..<c1`: `out[co, iy·sh − pt + ky·dh, ix·sw − pl + kx·dw] += col[(co,ky,kx), iy·W + ix]`.
 @usableFromInline
-func col2im(_ col: UnsafePointer<Float>, inH: Int, inW: Int, kh: Int, kw: Int, sh: Int, sw: Int, dh: Int, dw: Int,
-            padTop: Int, padLeft: Int, outH: Int, outW: Int, channels c0: Int, _ c1: Int,
+func col2im(_ col: UnsafePointer<Float>, ld: Int? = nil, inH: Int, inW: Int, kh: Int, kw: Int, sh: Int, sw: Int,
+            dh: Int, dw: Int, padTop: Int, padLeft: Int, outH: Int, outW: Int, channels c0: Int, _ c1: Int,
             into out: UnsafeMutablePointer<Float>) {
     let inPlane = inH * inW, outPlane = outH * outW
+    let rowStride = ld ?? inPlane
     for co in c0..<c1 {
         let dst = out + co * outPlane
         for ky in 0..<kh {
             for kx in 0..<kw {
-                let src = col + ((co * kh + ky) * kw + kx) * inPlane
+                let src = col + ((co * kh + ky) * kw + kx) * rowStride
                 let shiftX = kx * dw - padLeft
                 // ix range with 0 ≤ ix·sw + shiftX < outW.
                 let ixLo = shiftX >= 0 ? 0 : (-shiftX + sw - 1) / sw
@@ -45,6 +46,7 @@ extension Ops {
     /// - Returns: `[N, Cout, Ho, Wo]`, `Ho = (H−1)·sh − pt − pb + dh·(kh−1) + oph + 1`.
     ///
     /// Runs as a GEMM `Wᵀ·x` into a column buffer, then a scatter-add (col2im) split across cores by channel.
+    /// Small input planes (DCGAN's first layers) are multiplied several samples at a time, side by side.
     public static func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1,
                                        padding: Padding2D = 0, outputPadding: Size2 = 0, dilation: Size2 = 1,
                                        groups: Int = 1) throws(EngineError) -> Tensor {
@@ -79,23 +81,44 @@ extension Ops {
             }
         }
         _ = BLASThreading.pinned
-        for b in 0..<n {
+        // Samples per GEMM: several when planes are small, keeping the column buffer within 8 M floats.
+        let perGEMM = groups == 1 ? max(1, min(n, 1024 / max(inPlane, 1), (8 << 20) / max(rows * inPlane, 1))) : 1
+        var b0 = 0
+        while b0 < n {
+            let nb = min(perGEMM, n - b0)
             for g in 0..<groups {
-                let xg = xi.base + (b * cin + g * cig) * inPlane
                 let wg = wi.base + g * cig * rows
-                let dst = o + (b * cout + g * cog) * outPlane
-                Scratch.withBuffer(rows * inPlane) { col in
+                let cols = nb * inPlane
+                Scratch.withBuffer(rows * cols + (nb > 1 ? cig * cols : 0)) { buf in
+                    let col = buf
+                    var xg = UnsafePointer(xi.base + (b0 * cin + g * cig) * inPlane)
+                    if nb > 1 {
+                        // x as [Cin, nb·H·W]: the samples side by side.
+                        let packed = buf + rows * cols
+                        for s in 0..<nb {
+                            for i in 0..<cig {
+                                (packed + i * cols + s * inPlane).update(from: xi.base + ((b0 + s) * cin + i) * inPlane, count: inPlane)
+                            }
+                        }
+                        xg = UnsafePointer(packed)
+                    }
                     // col[(co,ky,kx), p] = Σ_i W[i, (co,ky,kx)]·x[i, p]
-                    parallelSgemm(transA: true, m: rows, n: inPlane, k: cig, a: wg, lda: rows, b: xg, ldb: inPlane,
-                                  c: col, ldc: inPlane)
+                    parallelSgemm(transA: true, m: rows, n: cols, k: cig, a: wg, lda: rows, b: xg, ldb: cols,
+                                  c: col, ldc: cols)
                     let colC = UnsafePointer(col)
-                    Parallel.forRanges(cog, minChunk: 1) { r in
-                        col2im(colC, inH: h, inW: w, kh: kh, kw: kw, sh: stride.h, sw: stride.w, dh: dilation.h,
-                               dw: dilation.w, padTop: padding.top, padLeft: padding.left, outH: outH, outW: outW,
-                               channels: r.lowerBound, r.upperBound, into: dst)
+                    let chunk = max(1, cog / max(1, Parallel.coreCount * 4 / nb))
+                    let perSample = (cog + chunk - 1) / chunk
+                    Parallel.forEach(nb * perSample) { t in
+                        let s = t / perSample, c0 = (t % perSample) * chunk, c1 = min(cog, c0 + chunk)
+                        if c0 >= c1 { return }
+                        col2im(colC + s * inPlane, ld: cols, inH: h, inW: w, kh: kh, kw: kw, sh: stride.h, sw: stride.w,
+                               dh: dilation.h, dw: dilation.w, padTop: padding.top, padLeft: padding.left,
+                               outH: outH, outW: outW, channels: c0, c1,
+                               into: o + ((b0 + s) * cout + g * cog) * outPlane)
                     }
                 }
             }
+            b0 += nb
         }
         return out
     }
