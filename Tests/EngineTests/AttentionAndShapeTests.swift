@@ -14,6 +14,18 @@ struct AttentionAndShapeTests {
                     try m["out"], "masked attention")
     }
 
+    /// Query rows split into blocks of 2 (scores of 14 floats per work item), with and without a mask.
+    @Test func attentionInRowBlocks() throws {
+        let g = try Golden("attention")
+        let y = try Ops.attention(query: g["q"], key: g["k"], value: g["v"], scale: nil, keep: nil,
+                                  maskValue: -Float.greatestFiniteMagnitude, blockFloats: 14)
+        expectClose(y, try g["out"], "attention in row blocks")
+        let m = try Golden("attention_masked")
+        let z = try Ops.attention(query: m["q"], key: m["k"], value: m["v"], scale: try m.float("scale"), keep: m["keep"],
+                                  maskValue: -Float.greatestFiniteMagnitude, blockFloats: 14)
+        expectClose(z, try m["out"], "masked attention in row blocks")
+    }
+
     @Test func softmax() throws {
         let g = try Golden("softmax")
         expectClose(try Ops.softmax(g["x"]), try g["out"], "softmax last dim")

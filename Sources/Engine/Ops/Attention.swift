@@ -39,6 +39,13 @@ extension Ops {
     /// - Returns: `[..., Lq, Dv]`.
     public static func attention(query: Tensor, key: Tensor, value: Tensor, scale: Float? = nil, keep: Tensor? = nil,
                                  maskValue: Float = -Float.greatestFiniteMagnitude) throws(EngineError) -> Tensor {
+        try attention(query: query, key: key, value: value, scale: scale, keep: keep, maskValue: maskValue,
+                      blockFloats: 256 << 10)
+    }
+
+    /// `attention` with the score block size given (floats of scores per work item; tests make it small).
+    static func attention(query: Tensor, key: Tensor, value: Tensor, scale: Float?, keep: Tensor?,
+                          maskValue: Float, blockFloats: Int) throws(EngineError) -> Tensor {
         let op = "attention"
         try require(query.rank >= 2 && key.rank == query.rank && value.rank == query.rank, op,
                     "query \(query.shape), key \(key.shape), value \(value.shape) need equal ranks ≥ 2")
@@ -58,17 +65,23 @@ extension Ops {
         let out = Tensor.uninitializedF32(batchShape + [lq, dv])
         let o = out.mutableBase
         _ = BLASThreading.pinned
-        let one = batch == 1
-        Parallel.forEach(batch) { b in
-            Scratch.withBuffer(lq * lk) { scores in
-                let gemm = one ? parallelSgemm : blasSgemm
-                gemm(false, true, lq, lk, d, s, qi.base + b * lq * d, d, ki.base + b * lk * d, d, 0, scores, lk)
+        // Work items are (batch, block of query rows): each block's scores (≤ 1 MB) stay in L2 between the two
+        // GEMMs and the softmax, and a single head still spreads over the cores.
+        let blockRows = max(1, min(lq, blockFloats / max(lk, 1)))
+        let blocks = (lq + blockRows - 1) / blockRows
+        let items = batch * blocks
+        let wide = items < Parallel.coreCount
+        Parallel.forEach(items) { item in
+            let b = item / blocks, r0 = (item % blocks) * blockRows, rows = min(blockRows, lq - r0)
+            Scratch.withBuffer(rows * lk) { scores in
+                let gemm = wide ? parallelSgemm : blasSgemm
+                gemm(false, true, rows, lk, d, s, qi.base + (b * lq + r0) * d, d, ki.base + b * lk * d, d, 0, scores, lk)
                 if let mi {
-                    let m = mi.base + b * lq * lk
-                    for j in 0..<(lq * lk) where m[j] == 0 { scores[j] = maskValue }
+                    let m = mi.base + (b * lq + r0) * lk
+                    for j in 0..<(rows * lk) where m[j] == 0 { scores[j] = maskValue }
                 }
-                for row in 0..<lq { softmaxRow(scores + row * lk, lk) }
-                gemm(false, false, lq, dv, lk, 1, scores, lk, vi.base + b * lk * dv, dv, 0, o + b * lq * dv, dv)
+                for row in 0..<rows { softmaxRow(scores + row * lk, lk) }
+                gemm(false, false, rows, dv, lk, 1, scores, lk, vi.base + b * lk * dv, dv, 0, o + (b * lq + r0) * dv, dv)
             }
         }
         return out
