@@ -29,7 +29,7 @@ struct OpsBench: ParsableCommand {
         let cases = OpsBenchRunner.cases(filter: filter)
         var torchMs: [String: Double] = [:]
         if let torch {
-            // PyTorch first, so the engine's pinned OpenBLAS threads are not spinning while it runs.
+            // PyTorch first, so the engine's OpenBLAS threads are not spinning while it runs.
             torchMs = try OpsBenchRunner.runTorch(python: torch,
                                                   script: OpsBenchRunner.torchScript(cases, minRuns: runs, minSeconds: seconds))
         }

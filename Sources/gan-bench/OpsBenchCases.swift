@@ -68,7 +68,7 @@ enum OpsBenchRunner {
         func want(_ op: String) -> Bool { filter.map { op.contains($0) } ?? true }
         let torchRand = "lambda *s: torch.rand(*s) * 2 - 1"
 
-        // sgemm: the engine's GEMM (OpenBLAS pinned to one thread per worker, work split over both cores).
+        // sgemm: the engine's GEMM (a product this large runs on OpenBLAS' own threads, see ParallelGEMM.swift).
         if want("sgemm") {
             let n = 2048
             let a = random([n, n]), b = random([n, n]), c = Tensor(zeros: [n, n])
