@@ -13,7 +13,7 @@ struct OpsBench: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON array of {op, params, ms, gflops, gbps, cpu_ms[, torch_ms, ratio]}.")
     var json = false
 
-    @Option(name: .long, help: "A Python with torch: time the same shapes in PyTorch (2 threads) and print the ratio.")
+    @Option(name: .long, help: "A Python with torch: time the same shapes in PyTorch (2 threads), alternating with the engine, and print the ratio.")
     var torch: String?
 
     @Option(name: .long, help: "Only cases whose op name contains this text.")
@@ -27,20 +27,25 @@ struct OpsBench: ParsableCommand {
 
     func run() throws {
         let cases = OpsBenchRunner.cases(filter: filter)
-        var torchMs: [String: Double] = [:]
-        if let torch {
-            // PyTorch first, so the engine's OpenBLAS threads are not spinning while it runs.
-            torchMs = try OpsBenchRunner.runTorch(python: torch,
-                                                  script: OpsBenchRunner.torchScript(cases, minRuns: runs, minSeconds: seconds))
+        let peer = try torch.map { try TorchPeer(python: $0, script: OpsBenchRunner.torchScript(cases)) }
+        defer { peer?.close() }
+        if !json {
+            print("OpenBLAS \(BLASRuntime.coreName), \(Parallel.coreCount) cores; median of ≥\(runs) runs"
+                  + (peer == nil ? "" : ", alternating with PyTorch in blocks of ~0.1 s"))
         }
-        if !json { print("OpenBLAS \(BLASRuntime.coreName), \(Parallel.coreCount) cores; median of ≥\(runs) runs") }
         var rows: [String] = []
-        for c in cases {
-            let (sec, cpu) = try OpsBenchRunner.median(minRuns: runs, minSeconds: seconds, c.run)
+        for (index, c) in cases.enumerated() {
+            let sec: Double, cpu: Double, t: Double?
+            if let peer {
+                let m = try OpsBenchRunner.alternatingMedians(minRuns: runs, minSeconds: seconds, c.run) { try peer.time(index) / 1e3 }
+                (sec, cpu, t) = (m.wall, m.cpu, m.other * 1e3)
+            } else {
+                (sec, cpu) = try OpsBenchRunner.median(minRuns: runs, minSeconds: seconds, c.run)
+                t = nil
+            }
             let ms = sec * 1e3
             let gflops = c.flops / sec / 1e9
             let gbps = c.bytes / sec / 1e9
-            let t = torchMs[c.key]
             if json {
                 var fields = ["\"op\": \"\(c.op)\"",
                               "\"params\": {" + c.params.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}",

@@ -48,6 +48,37 @@ enum OpsBenchRunner {
         return (times[times.count / 2], cpu[cpu.count / 2])
     }
 
+    /// Like `median`, but alternating with `other` (seconds per call, timed by the other side) in blocks of
+    /// about 0.1 s each, until both have `minRuns` runs and `minSeconds` in total. One warm-up call each.
+    /// Blocks rather than single calls, so the other side's idle threads (OpenBLAS' spin after a threaded call,
+    /// OpenMP's after a parallel region) only touch the first call of a block, which the median ignores.
+    static func alternatingMedians(minRuns: Int, minSeconds: Double, _ body: () throws -> Void,
+                                   other: () throws -> Double) throws -> (wall: Double, cpu: Double, other: Double) {
+        try body()
+        _ = try other()
+        var times: [Double] = [], cpu: [Double] = [], others: [Double] = []
+        var total = 0.0, otherTotal = 0.0
+        while times.count < minRuns || others.count < minRuns
+                || ((total < minSeconds || otherTotal < minSeconds) && times.count < 200) {
+            var block = 0.0
+            repeat {
+                let t0 = now(), c0 = cpuNow()
+                try body()
+                let dt = now() - t0
+                times.append(dt); cpu.append(cpuNow() - c0)
+                block += dt; total += dt
+            } while block < 0.1 && times.count < 200
+            block = 0
+            repeat {
+                let dt = try other()
+                others.append(dt)
+                block += dt; otherTotal += dt
+            } while block < 0.1 && others.count < 200
+        }
+        times.sort(); cpu.sort(); others.sort()
+        return (times[times.count / 2], cpu[cpu.count / 2], others[others.count / 2])
+    }
+
     /// Uniform values in [−scale, scale) from a fixed-seed xorshift (fast: the system generator makes a
     /// syscall per number).
     static func random(_ shape: [Int], scale: Float = 1) -> Tensor {
@@ -218,9 +249,8 @@ enum OpsBenchRunner {
         return list
     }
 
-    /// A Python program that times every case's PyTorch call the same way (median, 2 threads) and prints one
-    /// JSON line per case: {"key": ..., "ms": ...}.
-    static func torchScript(_ cases: [OpsBenchCase], minRuns: Int, minSeconds: Double) -> String {
+    /// A Python program (2 threads, no grad) that serves `TorchPeer`'s requests for these cases.
+    static func torchScript(_ cases: [OpsBenchCase]) -> String {
         var s = """
         import json, math, sys, time
         import torch
@@ -246,40 +276,31 @@ enum OpsBenchRunner {
                 z = F.conv2d(z, f[None, None, :, None].repeat(c, 1, 1, 1), groups=c)
             return z[:, :, ::down[1], ::down[0]]
 
-        def bench(key, fn):
-            with torch.no_grad():
-                fn()
-                times = []
-                start = time.perf_counter()
-                while len(times) < \(minRuns) or (time.perf_counter() - start < \(minSeconds) and len(times) < 200):
-                    t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
-            times.sort()
-            print(json.dumps({"key": key, "ms": times[len(times) // 2] * 1e3}), flush=True)
+        def serve(builders):
+            # One request per line: a case index; answer the wall milliseconds of one call.
+            current, fn = None, None
+            print("ready", flush=True)
+            for line in sys.stdin:
+                i = int(line)
+                if i != current:
+                    fn = None
+                    fn = builders[i]()
+                    current = i
+                with torch.no_grad():
+                    t0 = time.perf_counter(); fn(); dt = time.perf_counter() - t0
+                print(repr(dt * 1e3), flush=True)
+
+        builders = []
 
         """
         for c in cases {
             s += "\ndef case():\n"
             for line in c.torchSetup.split(separator: "\n", omittingEmptySubsequences: false) { s += "    " + line + "\n" }
             s += "    return lambda: \(c.torchCall)\n"
-            s += "bench(\(pythonString(c.key)), case())\n"
+            s += "builders.append(case)\n"
         }
+        s += "\nserve(builders)\n"
         return s
     }
 
-    static func pythonString(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "\\'") + "'" }
-
-    /// Runs the generated script with `python` and returns milliseconds per case key.
-    static func runTorch(python: String, script: String) throws -> [String: Double] {
-        let path = NSTemporaryDirectory() + "gan-bench-ops-\(getpid()).py"
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let output = try BenchSupport.runPython(python, [path], what: "the PyTorch timing script")
-        var out: [String: Double] = [:]
-        for line in output.split(separator: "\n") {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let key = obj["key"] as? String, let ms = obj["ms"] as? Double else { continue }
-            out[key] = ms
-        }
-        return out
-    }
 }
