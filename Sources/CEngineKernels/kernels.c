@@ -460,3 +460,304 @@ int ek_linear_small(float *out, long ldo, const float *x, long ldx, long rows, c
 #endif
     return 0;
 }
+
+// ---------------------------------------------------------------- filtered leaky ReLU, up 2 / down 2
+// The whole plane runs in one call so the intermediate never leaves L1/L2. Mid rows are kept with their
+// columns split as [even | odd]: the vertical passes and the activation act per column and do not care about
+// the order, the x up-pass writes each phase contiguously (no interleave), and the x down-pass becomes two
+// contiguous FIRs (even taps over even columns + odd taps over odd columns, no strided reads).
+// Rows go in pairs: two output rows of a vertical pass share most input rows (one load feeds two FMAs), and two
+// rows of a horizontal pass give twice the independent FMA chains of one short row.
+
+// d0 = act(sum_t w0[t] * rows[t][..]) and, when d1, d1 = act(sum_t w1[t] * rows[t][..]); zero weights are
+// skipped; act = {slope, gain, lo, hi} or NULL.
+typedef void (*flrelu_rows_fn)(float *d0, float *d1, const float *const *rows, const float *w0, const float *w1,
+                               long taps, long n, const float *act);
+// For nr (1 or 2) rows r (inputs xs apart, outputs ds apart): d0 = FIR(x0, w0) (n0 outputs) and
+// d1 = FIR(x1, w1) (n1); with d1 == NULL, d0 = FIR(x0, w0) + FIR(x1, w1) (n0 outputs). |n0 − n1| ≤ 1.
+typedef void (*flrelu_taps2_fn)(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
+                                const float *w0, long t0, long n0, const float *w1, long t1, long n1, int nr);
+
+static void flrelu_rows_base(float *d0, float *d1, const float *const *rows, const float *w0, const float *w1,
+                             long taps, long n, const float *act) {
+    fir_rows_base(d0, rows, w0, taps, n);
+    if (act) lrelu_base(d0, n, act[0], act[1], act[2], act[3]);
+    if (!d1) return;
+    fir_rows_base(d1, rows, w1, taps, n);
+    if (act) lrelu_base(d1, n, act[0], act[1], act[2], act[3]);
+}
+static void flrelu_taps2_base(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
+                              const float *w0, long t0, long n0, const float *w1, long t1, long n1, int nr) {
+    for (int r = 0; r < nr; r++) {
+        fir_taps_base(d0 + r * ds, x0 + r * xs, w0, t0, n0, 0);
+        if (d1) fir_taps_base(d1 + r * ds, x1 + r * xs, w1, t1, n1, 0);
+        else fir_taps_base(d0 + r * ds, x1 + r * xs, w1, t1, n0, 1);
+    }
+}
+
+#ifdef EK_X86
+static void flrelu_rows_256(float *d0, float *d1, const float *const *rows, const float *w0, const float *w1,
+                            long taps, long n, const float *act) {
+    fir_rows_256(d0, rows, w0, taps, n);
+    if (act) lrelu_base(d0, n, act[0], act[1], act[2], act[3]);
+    if (!d1) return;
+    fir_rows_256(d1, rows, w1, taps, n);
+    if (act) lrelu_base(d1, n, act[0], act[1], act[2], act[3]);
+}
+static void flrelu_taps2_256(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
+                             const float *w0, long t0, long n0, const float *w1, long t1, long n1, int nr) {
+    for (int r = 0; r < nr; r++) {
+        fir_taps_256(d0 + r * ds, x0 + r * xs, w0, t0, n0, 0);
+        if (d1) fir_taps_256(d1 + r * ds, x1 + r * xs, w1, t1, n1, 0);
+        else fir_taps_256(d0 + r * ds, x1 + r * xs, w1, t1, n0, 1);
+    }
+}
+
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 flrelu_act_512(__m512 v, const float *act) {
+    __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    v = _mm512_mul_ps(_mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act[0])), _mm512_set1_ps(act[1]));
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(act[2])), _mm512_set1_ps(act[3]));
+}
+
+// Up to 128 columns of both output rows in registers (16 accumulators); inlined per vector count so only the
+// last vector needs a mask (one mask register: with eight live masks clang shuffles k-registers).
+__attribute__((target("avx512f"), always_inline))
+static inline void flrelu_rows_block(float *d0, float *d1, const float *const *rows, const float *w0, const float *w1,
+                                     long taps, long m, const int nv, __mmask16 kt, const float *act) {
+    __m512 a[8], b[8];
+    for (int v = 0; v < nv; v++) { a[v] = _mm512_setzero_ps(); b[v] = _mm512_setzero_ps(); }
+    for (long t = 0; t < taps; t++) {
+        const float *r = rows[t] + m;
+        __m512 x[8];
+        for (int v = 0; v < nv - 1; v++) x[v] = _mm512_loadu_ps(r + 16 * v);
+        x[nv - 1] = _mm512_maskz_loadu_ps(kt, r + 16 * (nv - 1));
+        if (w0[t] != 0) {
+            __m512 wt = _mm512_set1_ps(w0[t]);
+            for (int v = 0; v < nv; v++) a[v] = _mm512_fmadd_ps(wt, x[v], a[v]);
+        }
+        if (w1[t] != 0) {
+            __m512 wt = _mm512_set1_ps(w1[t]);
+            for (int v = 0; v < nv; v++) b[v] = _mm512_fmadd_ps(wt, x[v], b[v]);
+        }
+    }
+    if (act && act[1] == 1 && act[0] >= 0 && act[0] <= 1) {
+        // gain folded into the weights (flrelu_tables): lrelu is max(v, slope·v), then the clamp
+        __m512 s = _mm512_set1_ps(act[0]), lo = _mm512_set1_ps(act[2]), hi = _mm512_set1_ps(act[3]);
+        for (int v = 0; v < nv; v++) {
+            a[v] = _mm512_min_ps(_mm512_max_ps(_mm512_max_ps(a[v], _mm512_mul_ps(a[v], s)), lo), hi);
+            b[v] = _mm512_min_ps(_mm512_max_ps(_mm512_max_ps(b[v], _mm512_mul_ps(b[v], s)), lo), hi);
+        }
+    } else if (act) {
+        for (int v = 0; v < nv; v++) { a[v] = flrelu_act_512(a[v], act); b[v] = flrelu_act_512(b[v], act); }
+    }
+    for (int v = 0; v < nv - 1; v++) _mm512_storeu_ps(d0 + m + 16 * v, a[v]);
+    _mm512_mask_storeu_ps(d0 + m + 16 * (nv - 1), kt, a[nv - 1]);
+    if (!d1) return;
+    for (int v = 0; v < nv - 1; v++) _mm512_storeu_ps(d1 + m + 16 * v, b[v]);
+    _mm512_mask_storeu_ps(d1 + m + 16 * (nv - 1), kt, b[nv - 1]);
+}
+
+__attribute__((target("avx512f")))
+static void flrelu_rows_512(float *d0, float *d1, const float *const *rows, const float *w0, const float *w1,
+                            long taps, long n, const float *act) {
+    float zero[EK_FLRELU_MAX_TAPS + 2] = {0};
+    if (!d1) w1 = zero;
+    for (long m = 0; m < n; m += 128) {
+        long left = n - m, nv = left >= 128 ? 8 : (left + 15) / 16;
+        __mmask16 kt = EK_MASK(left - 16 * (nv - 1));
+        switch (nv) {
+        case 1: flrelu_rows_block(d0, d1, rows, w0, w1, taps, m, 1, kt, act); break;
+        case 2: flrelu_rows_block(d0, d1, rows, w0, w1, taps, m, 2, kt, act); break;
+        case 3: flrelu_rows_block(d0, d1, rows, w0, w1, taps, m, 3, kt, act); break;
+        case 4: flrelu_rows_block(d0, d1, rows, w0, w1, taps, m, 4, kt, act); break;
+        case 5: flrelu_rows_block(d0, d1, rows, w0, w1, taps, m, 5, kt, act); break;
+        case 6: flrelu_rows_block(d0, d1, rows, w0, w1, taps, m, 6, kt, act); break;
+        case 7: flrelu_rows_block(d0, d1, rows, w0, w1, taps, m, 7, kt, act); break;
+        default: flrelu_rows_block(d0, d1, rows, w0, w1, taps, m, 8, kt, act); break;
+        }
+    }
+}
+
+// Both phases of nr rows at once: up to sixteen independent chains for rows of ≤ 64 outputs per phase.
+__attribute__((target("avx512f"), always_inline))
+static inline void flrelu_taps2_block(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
+                                      const float *w0, long t0, __mmask16 k0, const float *w1, long t1, __mmask16 k1,
+                                      const int nv, const int nr) {
+    __m512 a[2][4], b[2][4];
+    for (int r = 0; r < nr; r++) for (int v = 0; v < nv; v++) { a[r][v] = _mm512_setzero_ps(); b[r][v] = _mm512_setzero_ps(); }
+    for (long t = 0; t < t0; t++) {
+        __m512 wt = _mm512_set1_ps(w0[t]);
+        for (int r = 0; r < nr; r++) {
+            const float *x = x0 + r * xs + t;
+            for (int v = 0; v < nv - 1; v++) a[r][v] = _mm512_fmadd_ps(wt, _mm512_loadu_ps(x + 16 * v), a[r][v]);
+            a[r][nv - 1] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k0, x + 16 * (nv - 1)), a[r][nv - 1]);
+        }
+    }
+    for (long t = 0; t < t1; t++) {
+        __m512 wt = _mm512_set1_ps(w1[t]);
+        for (int r = 0; r < nr; r++) {
+            const float *x = x1 + r * xs + t;
+            for (int v = 0; v < nv - 1; v++) b[r][v] = _mm512_fmadd_ps(wt, _mm512_loadu_ps(x + 16 * v), b[r][v]);
+            b[r][nv - 1] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k1, x + 16 * (nv - 1)), b[r][nv - 1]);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        float *e0 = d0 + r * ds;
+        if (d1) {
+            float *e1 = d1 + r * ds;
+            for (int v = 0; v < nv - 1; v++) { _mm512_storeu_ps(e0 + 16 * v, a[r][v]); _mm512_storeu_ps(e1 + 16 * v, b[r][v]); }
+            _mm512_mask_storeu_ps(e0 + 16 * (nv - 1), k0, a[r][nv - 1]);
+            _mm512_mask_storeu_ps(e1 + 16 * (nv - 1), k1, b[r][nv - 1]);
+        } else {
+            for (int v = 0; v < nv - 1; v++) _mm512_storeu_ps(e0 + 16 * v, _mm512_add_ps(a[r][v], b[r][v]));
+            _mm512_mask_storeu_ps(e0 + 16 * (nv - 1), k0, _mm512_add_ps(a[r][nv - 1], b[r][nv - 1]));
+        }
+    }
+}
+
+#define EK_TAPS2_CASE(NV, NR) flrelu_taps2_block(d0 + m, d1 ? d1 + m : NULL, ds, x0 + m, x1 + m, xs, w0, t0, k0, w1, t1, k1, NV, NR)
+__attribute__((target("avx512f")))
+static void flrelu_taps2_512(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
+                             const float *w0, long t0, long n0, const float *w1, long t1, long n1, int nr) {
+    if (!d1) n1 = n0;
+    long n = n0 > n1 ? n0 : n1;
+    for (long m = 0; m < n; m += 64) {
+        long nv = n - m >= 64 ? 4 : (n - m + 15) / 16;
+        long l0 = n0 - m - 16 * (nv - 1), l1 = n1 - m - 16 * (nv - 1);
+        __mmask16 k0 = l0 > 0 ? EK_MASK(l0) : (__mmask16)0, k1 = l1 > 0 ? EK_MASK(l1) : (__mmask16)0;
+        switch (nv * 2 + nr - 1) {
+        case 2: EK_TAPS2_CASE(1, 1); break;
+        case 3: EK_TAPS2_CASE(1, 2); break;
+        case 4: EK_TAPS2_CASE(2, 1); break;
+        case 5: EK_TAPS2_CASE(2, 2); break;
+        case 6: EK_TAPS2_CASE(3, 1); break;
+        case 7: EK_TAPS2_CASE(3, 2); break;
+        case 8: EK_TAPS2_CASE(4, 1); break;
+        default: EK_TAPS2_CASE(4, 2); break;
+        }
+    }
+}
+#undef EK_TAPS2_CASE
+#endif
+
+#define EK_ROUND16(n) (((n) + 15) & ~15L)
+
+// Scratch layout (floats; every part starts on a 64-byte boundary): per pair of mid rows its input rows and
+// both rows' weights (built once per call), two padded input rows, the x-upsampled input rows, a ring of
+// K + 3 mid rows, two vertically decimated rows.
+typedef struct {
+    long pairs, span, ws, ps;   // mid-row pairs, input rows per pair (≤ ty + 1), row strides
+    long tables, xp, tmp, ring, drow, total;
+} flrelu_layout;
+
+static flrelu_layout flrelu_layout_of(const ek_flrelu_plan *p) {
+    flrelu_layout l;
+    l.pairs = (p->midH + 1) / 2; l.span = p->ty + 1;
+    l.ws = EK_ROUND16(p->midW); l.ps = EK_ROUND16(p->paddedX);
+    l.tables = 0;
+    l.xp = EK_ROUND16(l.pairs * (1 + 4 * l.span));   // count, row indices (long = 2 floats), w0, w1
+    l.tmp = l.xp + 2 * l.ps;
+    l.ring = l.tmp + p->inH * l.ws;
+    l.drow = l.ring + (p->tdy + 3) * l.ws;
+    l.total = l.drow + 2 * l.ws;
+    return l;
+}
+
+long ek_flrelu_scratch(const ek_flrelu_plan *p) { return flrelu_layout_of(p).total; }
+
+// Up, y: mid rows 2j and 2j + 1 read the same input rows but for one; list them once with both rows' weights
+// (rows outside the input, and rows both weights skip, are dropped).
+static void flrelu_tables(const ek_flrelu_plan *p, const flrelu_layout *l, float *scratch) {
+    float *tab = scratch + l->tables;
+    // lrelu(v)·gain = lrelu(v·gain) for gain > 0: the gain rides on the weights (one multiply less per value)
+    const float g = p->gain > 0 ? p->gain : 1;
+    for (long j = 0; j < l->pairs; j++) {
+        float *e = tab + j * (1 + 4 * l->span);
+        long *rows = (long *)(e + 1);
+        float *w0 = e + 1 + 2 * l->span, *w1 = w0 + l->span;
+        const long r = 2 * j, two = r + 1 < p->midH;
+        const long f0 = p->yFirst[r], f1 = two ? p->yFirst[r + 1] : f0;
+        const float *v0 = p->wy + p->yPhase[r] * p->ty, *v1 = two ? p->wy + p->yPhase[r + 1] * p->ty : v0;
+        long lo = f0 < f1 ? f0 : f1, hi = (f0 > f1 ? f0 : f1) + p->ty, n = 0;
+        if (lo < 0) lo = 0;
+        if (hi > p->inH) hi = p->inH;
+        for (long y = lo; y < hi && n < l->span; y++) {
+            float a = y >= f0 && y < f0 + p->ty ? v0[y - f0] : 0;
+            float b = two && y >= f1 && y < f1 + p->ty ? v1[y - f1] : 0;
+            if (a == 0 && b == 0) continue;
+            rows[n] = y; w0[n] = a * g; w1[n] = b * g; n++;
+        }
+        e[0] = (float)n;
+    }
+}
+
+static void flrelu_plane(const ek_flrelu_plan *p, const flrelu_layout *l, const float *src, float bias, float *dst,
+                         float *scratch, flrelu_rows_fn rows, flrelu_taps2_fn taps2) {
+    const long W = p->midW, WS = l->ws, PS = l->ps, nE = (W + 1) / 2, nO = W / 2;
+    const long K = p->tdy, R = K + 3;
+    float *xp = scratch + l->xp, *tmp = scratch + l->tmp, *ring = scratch + l->ring, *drow = scratch + l->drow;
+    const float *tab = scratch + l->tables;
+    const float act[4] = {p->slope, p->gain > 0 ? 1 : p->gain, p->lo, p->hi};
+    float we[EK_FLRELU_MAX_TAPS], wo[EK_FLRELU_MAX_TAPS];
+    const long te = (p->tdx + 1) / 2, to = p->tdx / 2;
+    for (long s = 0; s < te; s++) we[s] = p->wdx[2 * s];
+    for (long s = 0; s < to; s++) wo[s] = p->wdx[2 * s + 1];
+
+    // Up, x: only the input rows some mid row reads (yFirst is increasing), two at a time.
+    long rowLo = p->yFirst[0], rowHi = p->yFirst[p->midH - 1] + p->ty;
+    if (rowLo < 0) rowLo = 0;
+    if (rowHi > p->inH) rowHi = p->inH;
+    for (long i = 0; i < 2 * PS; i++) xp[i] = 0;
+    for (long y = rowLo; y < rowHi; y += 2) {
+        int nr = y + 1 < rowHi ? 2 : 1;
+        for (int r = 0; r < nr; r++) {
+            const float *s = src + (y + r) * p->inW;
+            float *d = xp + r * PS + p->marginX;
+            for (long i = 0; i < p->inW; i++) d[i] = s[i] + bias;
+        }
+        taps2(tmp + y * WS, tmp + y * WS + nE, WS, xp + p->x0, xp + p->x1, PS, p->wx0, p->tx0, nE, p->wx1, p->tx1, nO, nr);
+    }
+
+    // Mid rows are made in pairs (2j, 2j + 1), on demand, into a ring of R = K + 3 rows (row r in slot r % R).
+    // Output rows i, i+1 read mid rows 2i ..< 2i + K + 2; at most one more row is made than they need.
+    const float *rp[EK_FLRELU_MAX_TAPS + 2], *ringp[2 * (EK_FLRELU_MAX_TAPS + 3)];
+    float w0[EK_FLRELU_MAX_TAPS + 2], w1[EK_FLRELU_MAX_TAPS + 2];
+    for (long r = 0; r < 2 * R; r++) ringp[r] = ring + (r < R ? r : r - R) * WS;
+    // Down, y: mid rows 2i + t with taps wdy[t] (output row i) and wdy[t − 2] (row i + 1).
+    for (long t = 0; t < K + 2; t++) { w0[t] = t < K ? p->wdy[t] : 0; w1[t] = t >= 2 ? p->wdy[t - 2] : 0; }
+    long made = 0, slot = 0, first = 0;   // slot: ring slot of mid row `made`; first: of mid row i (no divisions)
+    for (long i = 0; i < p->outH; i += 2) {
+        const int pair = i + 1 < p->outH;
+        const long need = 2 * i + K + (pair ? 2 : 0);
+        for (; made < need; made += 2) {
+            const float *e = tab + (made / 2) * (1 + 4 * l->span);
+            const long n = (long)e[0], *ix = (const long *)(e + 1);
+            for (long t = 0; t < n; t++) rp[t] = tmp + ix[t] * WS;
+            float *r0 = ring + slot * WS;
+            slot = slot + 1 == R ? 0 : slot + 1;
+            rows(r0, made + 1 < p->midH ? ring + slot * WS : NULL, rp, e + 1 + 2 * l->span, e + 1 + 3 * l->span, n, W, act);
+            slot = slot + 1 == R ? 0 : slot + 1;
+        }
+        // Down, y then x.
+        rows(drow, pair ? drow + WS : NULL, ringp + first, w0, w1, K + (pair ? 2 : 0), W, NULL);
+        for (first += 4; first >= R; first -= R) {}
+        taps2(dst + i * p->outW, NULL, p->outW, drow, drow + nE, WS, we, te, p->outW, wo, to, 0, pair ? 2 : 1);
+    }
+}
+
+void ek_flrelu_up2_down2(const ek_flrelu_plan *plan, const float *src, float *dst, const float *bias, long channels,
+                         long p0, long p1, float *scratch) {
+    flrelu_rows_fn rows = flrelu_rows_base;
+    flrelu_taps2_fn taps2 = flrelu_taps2_base;
+#ifdef EK_X86
+    int level = ek_kernel_level();
+    if (level == 3) { rows = flrelu_rows_512; taps2 = flrelu_taps2_512; }
+    if (level == 2) { rows = flrelu_rows_256; taps2 = flrelu_taps2_256; }
+#endif
+    flrelu_layout l = flrelu_layout_of(plan);
+    flrelu_tables(plan, &l, scratch);
+    const long inPlane = plan->inH * plan->inW, outPlane = plan->outH * plan->outW;
+    for (long q = p0; q < p1; q++)
+        flrelu_plane(plan, &l, src + q * inPlane, bias ? bias[q % channels] : 0, dst + q * outPlane, scratch, rows, taps2);
+}

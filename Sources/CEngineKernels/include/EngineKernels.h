@@ -38,6 +38,35 @@ void ek_keep_freed_memory(void);
 int ek_linear_small(float *out, long ldo, const float *x, long ldx, long rows, const float *w, long k,
                     long o0, long o1, const float *bias);
 
+/// Most taps per filter axis `ek_flrelu_up2_down2` takes (the caller falls back to the generic path beyond).
+#define EK_FLRELU_MAX_TAPS 64
+
+/// One channel plane of filtered leaky ReLU with up = down = 2 on both axes and separable filters:
+/// `in (+bias) → up-FIR → lrelu·gain, clamp → down-FIR → out`. Index tables come from the Swift FIR plans.
+typedef struct {
+    long inH, inW, midH, midW, outH, outW;
+    /// Up, x: each input row sits in a zeroed row of `paddedX` values at offset `marginX`; even mid columns
+    /// 2m read it from `x0 + m` with taps wx0[0..<tx0], odd columns 2m+1 from `x1 + m` with wx1[0..<tx1].
+    long paddedX, marginX, x0, x1, tx0, tx1;
+    const float *wx0, *wx1;
+    /// Up, y: mid row r = sum_{t<ty} wy[yPhase[r]·ty + t] · xrow(yFirst[r] + t); rows outside [0, inH) are zero.
+    const long *yFirst, *yPhase;
+    const float *wy;
+    long ty;
+    /// Down: out(i, j) = sum_{a<tdy, b<tdx} wdy[a] · wdx[b] · mid(2i + a, 2j + b).
+    const float *wdy, *wdx;
+    long tdy, tdx;
+    float slope, gain, lo, hi;
+} ek_flrelu_plan;
+
+/// Floats of scratch `ek_flrelu_up2_down2` needs for `plan`.
+long ek_flrelu_scratch(const ek_flrelu_plan *plan);
+
+/// Filters planes p0 ..< p1 of `src` (`inH × inW` each, plus bias[p % channels] when bias is not NULL) into the
+/// `outH × outW` planes of `dst`.
+void ek_flrelu_up2_down2(const ek_flrelu_plan *plan, const float *src, float *dst, const float *bias, long channels,
+                         long p0, long p1, float *scratch);
+
 /// Which kernel family runs: 3 = AVX-512, 2 = AVX2+FMA, 1 = baseline.
 int ek_kernel_level(void);
 
