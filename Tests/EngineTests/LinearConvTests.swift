@@ -104,7 +104,7 @@ struct LinearConvTests {
         let w = Tensor(shape: [o, c / groups, 3, 3], floats: (0..<(o * c / groups * 9)).map { Float(($0 * 104729) % 97) / 97 - 0.5 })
         let bias = withBias ? Tensor(shape: [o], floats: (0..<o).map { Float($0) / 10 - 1 }) : nil
         // Blocks of 100 columns (K = 72): 31² and 12² planes go in several pieces, 7² planes two per block.
-        let tuning = ConvTuning(blockFloats: 72 * 100, wideWork: 0, wideWeightFloats: 0)
+        let tuning = ConvTuning(blockFloats: 72 * 100, wideWork: 0, wideWeightFloats: 0, cachedBlockFloats: 0)
         let y = try Ops.conv2d(x, weight: w, bias: bias, stride: 1, padding: 1, dilation: 1, groups: groups, tuning: tuning)
         let want = Self.directConv(x, w, bias: bias, stride: 1, pad: 1, groups: groups)
         let got = y.floats()

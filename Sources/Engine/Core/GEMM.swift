@@ -12,6 +12,17 @@ func blasSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: In
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
         return
     }
+    // Shared side of the gate: never runs while `threadedSgemm` has raised OpenBLAS' thread count.
+    BLASThreading.gate.withShared {
+        rawSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc)
+    }
+}
+
+/// `cblas_sgemm` row-major, no gate (callers hold `BLASThreading.gate`).
+@inline(__always)
+func rawSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+              b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }

@@ -1,5 +1,7 @@
 import CCBLAS
-import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How the engine threads GEMMs.
 ///
@@ -15,8 +17,11 @@ enum BLASThreading {
         return true
     }()
 
-    /// Serialises the calls that raise OpenBLAS' thread count, so two engine threads never race on it.
-    static let wide = Mutex<Void>(())
+    /// OpenBLAS' thread count is process-wide. A threaded call holds this gate exclusively while the count is
+    /// raised; every single-threaded call holds it shared. So a GEMM on another thread (another model running
+    /// concurrently, or parallel tests) never picks up the raised count: its thread count, and with it its
+    /// kernels and rounding, depend only on its own shape.
+    static let gate = ReadWriteGate()
 
     /// Multiply-adds from which one GEMM is worth OpenBLAS' threads (a 256×256×512 product and up).
     static let wideWork: Double = 32_000_000
@@ -34,10 +39,15 @@ func threadedSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     _ = BLASThreading.pinned
-    BLASThreading.wide.withLock { _ in
-        openblas_set_num_threads(Int32(Parallel.coreCount))
+    if m == 0 || n == 0 || k == 0 {
         blasSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                   beta: beta, c: c, ldc: ldc)
+        return
+    }
+    BLASThreading.gate.withExclusive {
+        openblas_set_num_threads(Int32(Parallel.coreCount))
+        rawSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc)
         openblas_set_num_threads(1)
     }
 }
@@ -81,5 +91,35 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
                   a: transA ? a + i0 : a + i0 * lda, lda: lda, b: b, ldb: ldb, beta: beta,
                   c: c + i0 * ldc, ldc: ldc)
         }
+    }
+}
+
+/// A pthread read-write lock: many shared holders or one exclusive holder.
+final class ReadWriteGate: @unchecked Sendable {
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+
+    init() {
+        lock = .allocate(capacity: 1)
+        lock.initialize(to: pthread_rwlock_t())
+        pthread_rwlock_init(lock, nil)
+    }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    @inline(__always)
+    func withShared<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    @inline(__always)
+    func withExclusive<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
     }
 }

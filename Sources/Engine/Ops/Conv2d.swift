@@ -26,6 +26,9 @@ struct ConvTuning: Sendable {
     /// cache-sized tile is cheap and the tiles' locality wins (measured: 512→512 3×3 gains 30–45%, 256→256 and
     /// smaller lose 3–25% when their whole im2col matrix leaves the cache).
     var wideWeightFloats = 1 << 20
+    /// An im2col matrix (all planes of the call) up to this many floats stays in cache: wide regardless of the
+    /// weight size (StyleGAN2's 4×4-kernel stride-2 down-sampling convs).
+    var cachedBlockFloats = 2 << 20
     @usableFromInline static let standard = ConvTuning()
 }
 
@@ -143,7 +146,8 @@ extension Ops {
         let cores = Parallel.coreCount
         // Columns of one wide im2col block, so big planes go in a few large pieces.
         let maxCols = max(16, tuning.blockFloats / max(k, 1))
-        if !direct && cores > 1 && og >= 32 && og * k >= tuning.wideWeightFloats
+        if !direct && cores > 1 && og >= 32
+            && (og * k >= tuning.wideWeightFloats || k * p * (groups == 1 ? batch : 1) <= tuning.cachedBlockFloats)
             && Double(og) * Double(min(p * (groups == 1 ? batch : 1), maxCols)) * Double(k) >= tuning.wideWork {
             wideConvolve(x: x, batch: batch, inChannels: c, weight: weight, outChannels: o, bias: bias,
                          groups: groups, geometry: geo, maxCols: maxCols, out: out)
