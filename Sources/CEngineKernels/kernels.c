@@ -656,7 +656,7 @@ static flrelu_layout flrelu_layout_of(const ek_flrelu_plan *p) {
     l.pairs = (p->midH + 1) / 2; l.span = p->ty + 1;
     l.ws = EK_ROUND16(p->midW); l.ps = EK_ROUND16(p->paddedX);
     l.tables = 0;
-    l.xp = EK_ROUND16(l.pairs * (1 + 4 * l.span));   // count, row indices (long = 2 floats), w0, w1
+    l.xp = EK_ROUND16(l.pairs * (4 * l.span + 2));   // per pair: row pointers (2 floats each), w0, w1, count
     l.tmp = l.xp + 2 * l.ps;
     l.ring = l.tmp + p->inH * l.ws;
     l.drow = l.ring + (p->tdy + 3) * l.ws;
@@ -666,16 +666,16 @@ static flrelu_layout flrelu_layout_of(const ek_flrelu_plan *p) {
 
 long ek_flrelu_scratch(const ek_flrelu_plan *p) { return flrelu_layout_of(p).total; }
 
-// Up, y: mid rows 2j and 2j + 1 read the same input rows but for one; list them once with both rows' weights
-// (rows outside the input, and rows both weights skip, are dropped).
+// Up, y: mid rows 2j and 2j + 1 read the same input rows but for one; list them once (as pointers into the
+// x-upsampled rows) with both rows' weights (rows outside the input, and rows both weights skip, are dropped).
 static void flrelu_tables(const ek_flrelu_plan *p, const flrelu_layout *l, float *scratch) {
     float *tab = scratch + l->tables;
     // lrelu(v)·gain = lrelu(v·gain) for gain > 0: the gain rides on the weights (one multiply less per value)
     const float g = p->gain > 0 ? p->gain : 1;
     for (long j = 0; j < l->pairs; j++) {
-        float *e = tab + j * (1 + 4 * l->span);
-        long *rows = (long *)(e + 1);
-        float *w0 = e + 1 + 2 * l->span, *w1 = w0 + l->span;
+        float *e = tab + j * (4 * l->span + 2);   // even offset: the pointers are 8-byte aligned
+        const float **rows = (const float **)e;
+        float *w0 = e + 2 * l->span, *w1 = w0 + l->span;
         const long r = 2 * j, two = r + 1 < p->midH;
         const long f0 = p->yFirst[r], f1 = two ? p->yFirst[r + 1] : f0;
         const float *v0 = p->wy + p->yPhase[r] * p->ty, *v1 = two ? p->wy + p->yPhase[r + 1] * p->ty : v0;
@@ -686,9 +686,9 @@ static void flrelu_tables(const ek_flrelu_plan *p, const flrelu_layout *l, float
             float a = y >= f0 && y < f0 + p->ty ? v0[y - f0] : 0;
             float b = two && y >= f1 && y < f1 + p->ty ? v1[y - f1] : 0;
             if (a == 0 && b == 0) continue;
-            rows[n] = y; w0[n] = a * g; w1[n] = b * g; n++;
+            rows[n] = scratch + l->tmp + y * l->ws; w0[n] = a * g; w1[n] = b * g; n++;
         }
-        e[0] = (float)n;
+        e[4 * l->span] = (float)n;
     }
 }
 
@@ -721,7 +721,7 @@ static void flrelu_plane(const ek_flrelu_plan *p, const flrelu_layout *l, const 
 
     // Mid rows are made in pairs (2j, 2j + 1), on demand, into a ring of R = K + 3 rows (row r in slot r % R).
     // Output rows i, i+1 read mid rows 2i ..< 2i + K + 2; at most one more row is made than they need.
-    const float *rp[EK_FLRELU_MAX_TAPS + 2], *ringp[2 * (EK_FLRELU_MAX_TAPS + 3)];
+    const float *ringp[2 * (EK_FLRELU_MAX_TAPS + 3)];
     float w0[EK_FLRELU_MAX_TAPS + 2], w1[EK_FLRELU_MAX_TAPS + 2];
     for (long r = 0; r < 2 * R; r++) ringp[r] = ring + (r < R ? r : r - R) * WS;
     // Down, y: mid rows 2i + t with taps wdy[t] (output row i) and wdy[t − 2] (row i + 1).
@@ -731,12 +731,12 @@ static void flrelu_plane(const ek_flrelu_plan *p, const flrelu_layout *l, const 
         const int pair = i + 1 < p->outH;
         const long need = 2 * i + K + (pair ? 2 : 0);
         for (; made < need; made += 2) {
-            const float *e = tab + (made / 2) * (1 + 4 * l->span);
-            const long n = (long)e[0], *ix = (const long *)(e + 1);
-            for (long t = 0; t < n; t++) rp[t] = tmp + ix[t] * WS;
+            const float *e = tab + (made / 2) * (4 * l->span + 2);
+            const long n = (long)e[4 * l->span];
             float *r0 = ring + slot * WS;
             slot = slot + 1 == R ? 0 : slot + 1;
-            rows(r0, made + 1 < p->midH ? ring + slot * WS : NULL, rp, e + 1 + 2 * l->span, e + 1 + 3 * l->span, n, W, act);
+            rows(r0, made + 1 < p->midH ? ring + slot * WS : NULL, (const float *const *)e, e + 2 * l->span,
+                 e + 3 * l->span, n, W, act);
             slot = slot + 1 == R ? 0 : slot + 1;
         }
         // Down, y then x.
