@@ -469,7 +469,7 @@ int ek_linear_small(float *out, long ldo, const float *x, long ldx, long rows, c
 // Rows go in pairs: two output rows of a vertical pass share most input rows (one load feeds two FMAs), and two
 // rows of a horizontal pass give twice the independent FMA chains of one short row.
 
-// d0 = act(sum_t w0[t] * rows[t][..]) and, when d1, d1 = act(sum_t w1[t] * rows[t][..]); zero weights are
+// d0 = act(sum_t w0[t] * rows[t][..]) and, when d1, d1 = act(sum_t w1[t] * rows[t][..]); zero weights may be
 // skipped; act = {slope, gain, lo, hi} or NULL.
 typedef void (*flrelu_rows_fn)(float *d0, float *d1, const float *const *rows, const float *w0, const float *w1,
                                long taps, long n, const float *act);
@@ -517,7 +517,8 @@ __attribute__((target("avx512f"), always_inline))
 static inline __m512 flrelu_act_512(__m512 v, const float *act) {
     __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     v = _mm512_mul_ps(_mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act[0])), _mm512_set1_ps(act[1]));
-    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(act[2])), _mm512_set1_ps(act[3]));
+    // clamp bound first: max/min return the second operand when one is NaN, so NaN passes through as in torch
+    return _mm512_min_ps(_mm512_set1_ps(act[3]), _mm512_max_ps(_mm512_set1_ps(act[2]), v));
 }
 
 // Up to 128 columns of both output rows in registers (16 accumulators); inlined per vector count so only the
@@ -545,8 +546,8 @@ static inline void flrelu_rows_block(float *d0, float *d1, const float *const *r
         // gain folded into the weights (flrelu_tables): lrelu is max(v, slope·v), then the clamp
         __m512 s = _mm512_set1_ps(act[0]), lo = _mm512_set1_ps(act[2]), hi = _mm512_set1_ps(act[3]);
         for (int v = 0; v < nv; v++) {
-            a[v] = _mm512_min_ps(_mm512_max_ps(_mm512_max_ps(a[v], _mm512_mul_ps(a[v], s)), lo), hi);
-            b[v] = _mm512_min_ps(_mm512_max_ps(_mm512_max_ps(b[v], _mm512_mul_ps(b[v], s)), lo), hi);
+            a[v] = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_max_ps(a[v], _mm512_mul_ps(a[v], s))));
+            b[v] = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_max_ps(b[v], _mm512_mul_ps(b[v], s))));
         }
     } else if (act) {
         for (int v = 0; v < nv; v++) { a[v] = flrelu_act_512(a[v], act); b[v] = flrelu_act_512(b[v], act); }
@@ -620,7 +621,8 @@ static inline void flrelu_taps2_block(float *d0, float *d1, long ds, const float
 // lies within 16 samples of an aligned vector: each input vector is loaded once, aligned, and window k is a
 // valignd of it and the next (immediate shift), shared by tap k of phase 0 (weight u0[k]) and tap k − d of
 // phase 1 (u1[k]; zero where a phase has no such tap). The shifted loads of the plain kernel almost all split a
-// cache line; this takes about half the time. Inlined per window count so the shifts are immediates.
+// cache line; this takes about half the time. Inlined per window count so the shifts are immediates. Reads
+// whole vectors, up to 16 floats past a row's last window (the scratch continues there).
 __attribute__((target("avx512f"), always_inline))
 static inline void flrelu_upx_rows(float *d0, float *d1, long ds, const float *x, long xs, const float *u0,
                                    const float *u1, long n0, long n1, int nr, const int kmax) {
@@ -776,7 +778,7 @@ static void flrelu_plane(const ek_flrelu_plan *p, const flrelu_layout *l, const 
     for (long r = 0; r < 2 * R; r++) ringp[r] = ring + (r < R ? r : r - R) * WS;
     // Down, y: mid rows 2i + t with taps wdy[t] (output row i) and wdy[t − 2] (row i + 1).
     for (long t = 0; t < K + 2; t++) { w0[t] = t < K ? p->wdy[t] : 0; w1[t] = t >= 2 ? p->wdy[t - 2] : 0; }
-    long made = 0, slot = 0, first = 0;   // slot: ring slot of mid row `made`; first: of mid row i (no divisions)
+    long made = 0, slot = 0, first = 0;   // slot: ring slot of mid row `made`; first: of mid row 2i (no divisions)
     for (long i = 0; i < p->outH; i += 2) {
         const int pair = i + 1 < p->outH;
         const long need = 2 * i + K + (pair ? 2 : 0);

@@ -11,7 +11,8 @@ extension Ops {
     /// Filters follow `upfirdn2d` (1-D separable, 2-D, or nil for identity). StyleGAN3 synthesis layers use
     /// slope 0.2, gain √2, clamp 256; its ToRGB layer slope 1, gain 1, clamp 256.
     /// Unlike the reference this never materialises the upsampled tensor: each worker filters one plane
-    /// through cache-resident scratch.
+    /// through cache-resident scratch. Up 2 / down 2 with separable filters (StyleGAN3's layers) runs as one C
+    /// kernel per range of planes (`ek_flrelu_up2_down2`); other settings chain the generic FIR plans.
     public static func filteredLeakyRelu(_ x: Tensor, bias: Tensor? = nil, upFilter: Tensor?, downFilter: Tensor?,
                                          up: Int = 1, down: Int = 1, padding: Padding2D = .zero,
                                          slope: Float = 0.2, gain: Float = Float(2.0.squareRoot()),
