@@ -8,27 +8,68 @@
 // Scalar transforms for any tile; on AVX-512, runs of 16 tiles inside the image are transformed 16 at a time
 // (tile columns are every other input column: even/odd lanes split with one permute).
 
+static inline void wino_weights_one(float *u, long xiStride, const float *g) {
+    float t[4][3];
+    for (int j = 0; j < 3; j++) {   // G g: rows g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2
+        // Same operation order as the vector version, so every CPU level gives the same transformed weights.
+        float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j], s = g0 + g2;
+        t[0][j] = g0;
+        t[1][j] = 0.5f * (s + g1);
+        t[2][j] = 0.5f * (s - g1);
+        t[3][j] = g2;
+    }
+    for (int i = 0; i < 4; i++) {   // (G g) Gᵀ
+        float a = t[i][0], b = t[i][1], d = t[i][2], s = a + d;
+        float *ui = u + (i * 4) * xiStride;
+        ui[0] = a;
+        ui[xiStride] = 0.5f * (s + b);
+        ui[2 * xiStride] = 0.5f * (s - b);
+        ui[3 * xiStride] = d;
+    }
+}
+
+#ifdef WINO_X86
+// 16 consecutive input channels at once: their 3×3 kernels are 144 contiguous floats, read with 9 gathers.
+__attribute__((target("avx512f")))
+static void wino_weights_16(float *u, long xiStride, const float *g) {
+    const __m512i idx = _mm512_set_epi32(135, 126, 117, 108, 99, 90, 81, 72, 63, 54, 45, 36, 27, 18, 9, 0);
+    const __m512 half = _mm512_set1_ps(0.5f);
+    __m512 t[4][3];
+    for (int j = 0; j < 3; j++) {
+        __m512 g0 = _mm512_i32gather_ps(idx, g + j, 4);
+        __m512 g1 = _mm512_i32gather_ps(idx, g + 3 + j, 4);
+        __m512 g2 = _mm512_i32gather_ps(idx, g + 6 + j, 4);
+        __m512 s = _mm512_add_ps(g0, g2);
+        t[0][j] = g0;
+        t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(s, g1));
+        t[2][j] = _mm512_mul_ps(half, _mm512_sub_ps(s, g1));
+        t[3][j] = g2;
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512 a = t[i][0], b = t[i][1], d = t[i][2];
+        __m512 s = _mm512_add_ps(a, d);
+        float *ui = u + (i * 4) * xiStride;
+        _mm512_storeu_ps(ui, a);
+        _mm512_storeu_ps(ui + xiStride, _mm512_mul_ps(half, _mm512_add_ps(s, b)));
+        _mm512_storeu_ps(ui + 2 * xiStride, _mm512_mul_ps(half, _mm512_sub_ps(s, b)));
+        _mm512_storeu_ps(ui + 3 * xiStride, d);
+    }
+}
+#endif
+
 void ek_wino_weights(float *U, long xiStride, const float *w, long inC, long o0, long o1) {
+#ifdef WINO_X86
+    int wide = ek_kernel_level() >= 3;
+#else
+    int wide = 0;
+#endif
     for (long o = o0; o < o1; o++) {
-        for (long c = 0; c < inC; c++) {
-            const float *g = w + (o * inC + c) * 9;
-            float t[4][3];
-            for (int j = 0; j < 3; j++) {   // G g: rows g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2
-                float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-                t[0][j] = g0;
-                t[1][j] = 0.5f * (g0 + g1 + g2);
-                t[2][j] = 0.5f * (g0 - g1 + g2);
-                t[3][j] = g2;
-            }
-            for (int i = 0; i < 4; i++) {   // (G g) Gᵀ
-                float a = t[i][0], b = t[i][1], d = t[i][2];
-                float *u = U + (i * 4) * xiStride + o * inC + c;
-                u[0] = a;
-                u[xiStride] = 0.5f * (a + b + d);
-                u[2 * xiStride] = 0.5f * (a - b + d);
-                u[3 * xiStride] = d;
-            }
-        }
+        long c = 0;
+#ifdef WINO_X86
+        if (wide)
+            for (; c + 16 <= inC; c += 16) wino_weights_16(U + o * inC + c, xiStride, w + (o * inC + c) * 9);
+#endif
+        for (; c < inC; c++) wino_weights_one(U + o * inC + c, xiStride, w + (o * inC + c) * 9);
     }
 }
 
@@ -93,19 +134,20 @@ static void wino_input_16(float *v, long xiStride, const float *x0, long W) {
 }
 #endif
 
-void ek_wino_input(float *V, long ldv, long xiStride, const float *x, long H, long W, long pt, long pl,
-                   long tilesX, long t0, long t1, long c0, long c1) {
+void ek_wino_input(float *V, long ldv, long xiStride, const float *x, long imageStride, long H, long W, long pt,
+                   long pl, long tilesX, long tilesPerImage, long t0, long t1, long c0, long c1) {
 #ifdef WINO_X86
     int wide = ek_kernel_level() >= 3;
 #else
     int wide = 0;
 #endif
     for (long c = c0; c < c1; c++) {
-        const float *xc = x + c * H * W;
         float *vc = V + c * ldv;
         long t = t0;
         while (t < t1) {
-            long ty = t / tilesX, tx = t % tilesX;
+            long img = t / tilesPerImage, ti = t % tilesPerImage;
+            const float *xc = x + img * imageStride + c * H * W;
+            long ty = ti / tilesX, tx = ti % tilesX;
             long iy0 = 2 * ty - pt, ix0 = 2 * tx - pl;
 #ifdef WINO_X86
             if (wide && tx + 16 <= tilesX && t + 16 <= t1 && iy0 >= 0 && iy0 + 4 <= H && ix0 >= 0 && ix0 + 34 <= W) {
@@ -161,8 +203,8 @@ static void wino_output_16(float *y0, long outW, const float *m, long xiStride, 
 }
 #endif
 
-void ek_wino_output(float *y, const float *M, long ldm, long xiStride, long outH, long outW, long tilesX,
-                    long t0, long t1, long o0, long o1, const float *bias) {
+void ek_wino_output(float *y, long imageStride, const float *M, long ldm, long xiStride, long outH, long outW,
+                    long tilesX, long tilesPerImage, long t0, long t1, long o0, long o1, const float *bias) {
 #ifdef WINO_X86
     int wide = ek_kernel_level() >= 3;
 #else
@@ -170,11 +212,12 @@ void ek_wino_output(float *y, const float *M, long ldm, long xiStride, long outH
 #endif
     for (long o = o0; o < o1; o++) {
         float b = bias ? bias[o] : 0.0f;
-        float *yo = y + o * outH * outW;
         const float *mo = M + o * ldm;
         long t = t0;
         while (t < t1) {
-            long oy = 2 * (t / tilesX), tx = t % tilesX, ox = 2 * tx;
+            long img = t / tilesPerImage, ti = t % tilesPerImage;
+            float *yo = y + img * imageStride + o * outH * outW;
+            long oy = 2 * (ti / tilesX), tx = ti % tilesX, ox = 2 * tx;
 #ifdef WINO_X86
             if (wide && tx + 16 <= tilesX && t + 16 <= t1 && oy + 2 <= outH && ox + 32 <= outW) {
                 wino_output_16(yo + oy * outW + ox, outW, mo + (t - t0), xiStride, b);

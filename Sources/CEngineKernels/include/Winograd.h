@@ -14,14 +14,16 @@ extern "C" {
 void ek_wino_weights(float *U, long xiStride, const float *w, long inC, long o0, long o1);
 
 /// V[ξ][c][t − t0] (rows `ldv` floats apart, ξ planes `xiStride` apart) = (Bᵀ d B)[ξ] for channels c0 ..< c1 of x
-/// (`inC × H × W`) and tiles t0 ..< t1.
-void ek_wino_input(float *V, long ldv, long xiStride, const float *x, long H, long W, long pt, long pl,
-                   long tilesX, long t0, long t1, long c0, long c1);
+/// (`inC × H × W` per image) and tiles t0 ..< t1. Tiles run across images: tile t is tile t % tilesPerImage of
+/// image t / tilesPerImage, images `imageStride` floats apart.
+void ek_wino_input(float *V, long ldv, long xiStride, const float *x, long imageStride, long H, long W, long pt,
+                   long pl, long tilesX, long tilesPerImage, long t0, long t1, long c0, long c1);
 
-/// y[o][oy][ox] = bias[o] + (Aᵀ m A) for output channels o0 ..< o1 and tiles t0 ..< t1, where
-/// m[ξ] = M[ξ·xiStride + o·ldm + (t − t0)]; writes only pixels inside `outH × outW`.
-void ek_wino_output(float *y, const float *M, long ldm, long xiStride, long outH, long outW, long tilesX,
-                    long t0, long t1, long o0, long o1, const float *bias);
+/// y[o][oy][ox] = bias[o] + (Aᵀ m A) for output channels o0 ..< o1 and tiles t0 ..< t1 (across images as in
+/// `ek_wino_input`, output images `imageStride` floats apart), where m[ξ] = M[ξ·xiStride + o·ldm + (t − t0)];
+/// writes only pixels inside `outH × outW`.
+void ek_wino_output(float *y, long imageStride, const float *M, long ldm, long xiStride, long outH, long outW,
+                    long tilesX, long tilesPerImage, long t0, long t1, long o0, long o1, const float *bias);
 
 #ifdef __cplusplus
 }

@@ -92,7 +92,7 @@ extension Ops {
     ///     sample on `x` reshaped to `[1, N·C, H, W]` (see `modulatedConv2d`).
     /// - Returns: `[N, O, Ho, Wo]`, `Ho = (H + pt + pb − dh·(kh−1) − 1) / sh + 1`.
     ///
-    /// 3×3 stride-1 convs with ≥ 32 channels and ≥ 256 output pixels run as Winograd F(2×2, 3×3) (16 GEMMs on
+    /// 3×3 stride-1 convs with ≥ 32 channels and ≥ 256 output pixels (all images) run as Winograd F(2×2, 3×3) (16 GEMMs on
     /// transformed tiles, 2.25× fewer multiplies). The rest run as GEMM: 1×1 stride-1 unpadded convs multiply
     /// the weight by the input directly. Large convs build
     /// the im2col matrix of a whole plane (or of several small planes side by side) on all cores and multiply it
@@ -153,7 +153,8 @@ extension Ops {
         }
         let cores = Parallel.coreCount
         if let minC = tuning.winogradMinChannels, geo.kh == 3 && geo.kw == 3 && geo.sh == 1 && geo.sw == 1
-            && geo.dh == 1 && geo.dw == 1 && geo.channels >= minC && og >= minC && p >= tuning.winogradMinPixels {
+            && geo.dh == 1 && geo.dw == 1 && geo.channels >= minC && og >= minC
+            && p * (groups == 1 ? batch : 1) >= tuning.winogradMinPixels {
             winogradConvolve(x: x, batch: batch, inChannels: c, weight: weight, outChannels: o, bias: bias,
                              groups: groups, geometry: geo, out: out, blockFloats: tuning.winogradBlockFloats)
             return
@@ -299,7 +300,10 @@ extension Ops {
                                  out: UnsafeMutablePointer<Float>, blockFloats: Int) {
         let og = o / groups, cg = geo.channels
         let (h, w) = (geo.height, geo.width)
-        let tilesX = (geo.outW + 1) / 2, tiles = ((geo.outH + 1) / 2) * tilesX
+        // With one group, the tiles of all images form one sequence (small planes still make wide GEMMs).
+        let images = groups == 1 ? batch : 1
+        let tilesX = (geo.outW + 1) / 2, tilesPerImage = ((geo.outH + 1) / 2) * tilesX
+        let tiles = tilesPerImage * images
         let tb = min(tiles, max(32, blockFloats / (16 * max(cg, og))))
         // The 16 planes of each transformed array sit one cache line more than their size apart: planes a
         // power of two apart map every ξ of a tile to one L1 set (measured: the weight transform of 512×512
@@ -314,23 +318,23 @@ extension Ops {
                 Parallel.forRanges(og, minChunk: max(1, 8192 / max(cg, 1))) { r in
                     ek_wino_weights(u, uPlane, wg, cg, r.lowerBound, r.upperBound)
                 }
-                for b in 0..<batch {
+                for b in stride(from: 0, to: batch, by: images) {
                     let xg = x + (b * c + gi * cg) * h * w
                     let dst = out + (b * o + gi * og) * outPlane
                     var t0 = 0
                     while t0 < tiles {
                         let t1 = min(tiles, t0 + tb), n = t1 - t0
                         Parallel.forRanges(cg, minChunk: max(1, 4096 / max(n, 1))) { r in
-                            ek_wino_input(v, n, vPlane, xg, h, w, geo.padTop, geo.padLeft, tilesX, t0, t1,
-                                          r.lowerBound, r.upperBound)
+                            ek_wino_input(v, n, vPlane, xg, c * h * w, h, w, geo.padTop, geo.padLeft, tilesX,
+                                          tilesPerImage, t0, t1, r.lowerBound, r.upperBound)
                         }
                         Parallel.forEach(16) { xi in
                             blasSgemm(m: og, n: n, k: cg, a: u + xi * uPlane, lda: cg, b: v + xi * vPlane, ldb: n,
                                       c: m + xi * mPlane, ldc: n)
                         }
                         Parallel.forRanges(og, minChunk: max(1, 4096 / max(n, 1))) { r in
-                            ek_wino_output(dst, m, n, mPlane, geo.outH, geo.outW, tilesX, t0, t1, r.lowerBound,
-                                           r.upperBound, bias.map { $0 + gi * og })
+                            ek_wino_output(dst, o * outPlane, m, n, mPlane, geo.outH, geo.outW, tilesX, tilesPerImage,
+                                           t0, t1, r.lowerBound, r.upperBound, bias.map { $0 + gi * og })
                         }
                         t0 = t1
                     }
