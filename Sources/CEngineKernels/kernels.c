@@ -363,17 +363,95 @@ EK_LINEAR_SMALL(1) EK_LINEAR_SMALL(2) EK_LINEAR_SMALL(3) EK_LINEAR_SMALL(4)
 EK_LINEAR_SMALL(5) EK_LINEAR_SMALL(6) EK_LINEAR_SMALL(7) EK_LINEAR_SMALL(8)
 
 __attribute__((target("avx512f")))
+// Sums of 16 vectors at once (lane j of the result = horizontal sum of v[j]): pairwise unpack/shuffle steps,
+// about 2 operations per sum instead of 8 for separate reductions.
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 sum16(const __m512 *v) {
+    __m512 u[4];
+    for (int g = 0; g < 4; g++) {
+        const __m512 *q = v + 4 * g;
+        __m512 t0 = _mm512_add_ps(_mm512_unpacklo_ps(q[0], q[1]), _mm512_unpackhi_ps(q[0], q[1]));
+        __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(q[2], q[3]), _mm512_unpackhi_ps(q[2], q[3]));
+        u[g] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1))),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t1))));
+    }
+    // u[g] holds, per 128-bit chunk, partial sums of v[4g..4g+3]; add the four chunks.
+    __m512 x0 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x44), _mm512_shuffle_f32x4(u[0], u[1], 0xEE));
+    __m512 x1 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x44), _mm512_shuffle_f32x4(u[2], u[3], 0xEE));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(x0, x1, 0x88), _mm512_shuffle_f32x4(x0, x1, 0xDD));
+}
+
+// Four outputs × R (≤ 4) rows: 4 weight and R input loads feed 4R multiply-adds per 16 inputs.
+__attribute__((target("avx512f"), always_inline))
+static inline void linear_tile4(float *out, long ldo, const float *x, long ldx, const long R, const float *w, long k,
+                                long o, const float *bias) {
+    __m512 a[16];
+    for (int j = 0; j < 16; j++) a[j] = _mm512_setzero_ps();
+    const float *w0 = w + o * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
+    // Plain loads in the main loop (masked loads there cost a third of the speed), one masked step at the end.
+    long full = k & ~15L;
+    for (long i = 0; i < full; i += 16) {
+        __m512 v0 = _mm512_loadu_ps(w0 + i), v1 = _mm512_loadu_ps(w1 + i);
+        __m512 v2 = _mm512_loadu_ps(w2 + i), v3 = _mm512_loadu_ps(w3 + i);
+        for (long r = 0; r < R; r++) {
+            __m512 xv = _mm512_loadu_ps(x + r * ldx + i);
+            a[r] = _mm512_fmadd_ps(xv, v0, a[r]);
+            a[4 + r] = _mm512_fmadd_ps(xv, v1, a[4 + r]);
+            a[8 + r] = _mm512_fmadd_ps(xv, v2, a[8 + r]);
+            a[12 + r] = _mm512_fmadd_ps(xv, v3, a[12 + r]);
+        }
+    }
+    if (full < k) {
+        __mmask16 m = EK_MASK(k - full);
+        __m512 v0 = _mm512_maskz_loadu_ps(m, w0 + full), v1 = _mm512_maskz_loadu_ps(m, w1 + full);
+        __m512 v2 = _mm512_maskz_loadu_ps(m, w2 + full), v3 = _mm512_maskz_loadu_ps(m, w3 + full);
+        for (long r = 0; r < R; r++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, x + r * ldx + full);
+            a[r] = _mm512_fmadd_ps(xv, v0, a[r]);
+            a[4 + r] = _mm512_fmadd_ps(xv, v1, a[4 + r]);
+            a[8 + r] = _mm512_fmadd_ps(xv, v2, a[8 + r]);
+            a[12 + r] = _mm512_fmadd_ps(xv, v3, a[12 + r]);
+        }
+    }
+    float s[16];
+    _mm512_storeu_ps(s, sum16(a));
+    for (long q = 0; q < 4; q++) {
+        float b = bias ? bias[o + q] : 0.0f;
+        for (long r = 0; r < R; r++) out[r * ldo + o + q] = s[4 * q + r] + b;
+    }
+}
+
+#define EK_LINEAR_TILE(R) \
+    __attribute__((target("avx512f"))) static void linear_tile4_##R(float *out, long ldo, const float *x, long ldx, \
+        const float *w, long k, long o, const float *bias) { linear_tile4(out, ldo, x, ldx, R, w, k, o, bias); }
+EK_LINEAR_TILE(1) EK_LINEAR_TILE(2) EK_LINEAR_TILE(3) EK_LINEAR_TILE(4)
+
 static void linear_small_512(float *out, long ldo, const float *x, long ldx, long rows, const float *w, long k,
                              long o0, long o1, const float *bias) {
-    switch (rows) {
-    case 1: linear_small_1(out, ldo, x, ldx, w, k, o0, o1, bias); break;
-    case 2: linear_small_2(out, ldo, x, ldx, w, k, o0, o1, bias); break;
-    case 3: linear_small_3(out, ldo, x, ldx, w, k, o0, o1, bias); break;
-    case 4: linear_small_4(out, ldo, x, ldx, w, k, o0, o1, bias); break;
-    case 5: linear_small_5(out, ldo, x, ldx, w, k, o0, o1, bias); break;
-    case 6: linear_small_6(out, ldo, x, ldx, w, k, o0, o1, bias); break;
-    case 7: linear_small_7(out, ldo, x, ldx, w, k, o0, o1, bias); break;
-    default: linear_small_8(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    long o = o0;
+    // Blocks of 4 outputs; their weight rows stay in L1 while every group of ≤ 4 input rows uses them.
+    for (; o + 4 <= o1; o += 4) {
+        for (long r0 = 0; r0 < rows; r0 += 4) {
+            float *d = out + r0 * ldo;
+            const float *xr = x + r0 * ldx;
+            switch (rows - r0 >= 4 ? 4 : rows - r0) {
+            case 1: linear_tile4_1(d, ldo, xr, ldx, w, k, o, bias); break;
+            case 2: linear_tile4_2(d, ldo, xr, ldx, w, k, o, bias); break;
+            case 3: linear_tile4_3(d, ldo, xr, ldx, w, k, o, bias); break;
+            default: linear_tile4_4(d, ldo, xr, ldx, w, k, o, bias); break;
+            }
+        }
+    }
+    if (o == o1) return;
+    switch (rows) {   // the last < 4 outputs
+    case 1: linear_small_1(out, ldo, x, ldx, w, k, o, o1, bias); break;
+    case 2: linear_small_2(out, ldo, x, ldx, w, k, o, o1, bias); break;
+    case 3: linear_small_3(out, ldo, x, ldx, w, k, o, o1, bias); break;
+    case 4: linear_small_4(out, ldo, x, ldx, w, k, o, o1, bias); break;
+    case 5: linear_small_5(out, ldo, x, ldx, w, k, o, o1, bias); break;
+    case 6: linear_small_6(out, ldo, x, ldx, w, k, o, o1, bias); break;
+    case 7: linear_small_7(out, ldo, x, ldx, w, k, o, o1, bias); break;
+    default: linear_small_8(out, ldo, x, ldx, w, k, o, o1, bias); break;
     }
 }
 #endif

@@ -11,6 +11,21 @@ struct LinearConvTests {
         expectClose(try Ops.linear(h["x"], weight: h["weight"]), try h["out"], "linear without bias")
     }
 
+    /// Up to 8 rows take the vector kernel (4-output tiles, masked tail of the inputs, leftover outputs); it
+    /// must agree with the GEMM path for every row count.
+    @Test(arguments: 1...8)
+    func smallBatchLinearMatchesGEMM(rows: Int) throws {
+        let (inF, outF) = (70, 37)
+        let x = Tensor(shape: [rows, inF], floats: (0..<(rows * inF)).map { Float(($0 * 7919) % 113) / 113 - 0.5 })
+        let w = Tensor(shape: [outF, inF], floats: (0..<(outF * inF)).map { Float(($0 * 104729) % 97) / 97 - 0.5 })
+        let b = Tensor(shape: [outF], floats: (0..<outF).map { Float($0) / 10 - 1 })
+        let y = try Ops.linear(x, weight: w, bias: b)
+        let reference = try Ops.add(try Ops.matmul(x, w, transposeB: true), b)
+        let worst = zip(y.floats(), reference.floats()).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(y.shape == [rows, outF])
+        #expect(worst < 1e-5, "worst difference \(worst)")
+    }
+
     @Test func matmul() throws {
         let g = try Golden("matmul_batched")
         expectClose(try Ops.matmul(g["a"], g["b"]), try g["out"], "batched matmul")
