@@ -499,6 +499,35 @@ void ek_add_scalar(float *dst, const float *src, float b, long n) {
     for (long i = 0; i < n; i++) dst[i] = src[i] + b;
 }
 
+#ifdef EK_X86
+// Stride 2: each 16 sources go to the even lanes of two destination vectors (expand-loads put them there).
+__attribute__((target("avx512f")))
+static void scatter_add2_512(float *dst, const float *src, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        float *d = dst + 2 * i;
+        __m512 lo = _mm512_maskz_expandloadu_ps(0x5555, src + i);
+        __m512 hi = _mm512_maskz_expandloadu_ps(0x5555, src + i + 8);
+        _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), lo));
+        // The last destination vector may end one float past the final target: mask that lane.
+        __mmask16 last = (i + 16 == n) ? (__mmask16)0x7FFF : (__mmask16)0xFFFF;
+        _mm512_mask_storeu_ps(d + 16, last, _mm512_add_ps(_mm512_maskz_loadu_ps(last, d + 16), hi));
+    }
+    for (; i < n; i++) dst[2 * i] += src[i];
+}
+#endif
+
+void ek_scatter_add(float *dst, const float *src, long n, long stride) {
+    if (stride == 1) {
+        for (long i = 0; i < n; i++) dst[i] += src[i];   // vectorised by clang
+        return;
+    }
+#ifdef EK_X86
+    if (stride == 2 && ek_kernel_level() == 3) { scatter_add2_512(dst, src, n); return; }
+#endif
+    for (long i = 0; i < n; i++) dst[i * stride] += src[i];
+}
+
 void ek_keep_freed_memory(void) {
 #if defined(__GLIBC__)
     mallopt(M_MMAP_MAX, 0);

@@ -27,6 +27,9 @@ void ek_lrelu_gain_clamp(float *x, long n, float slope, float gain, float lo, fl
 /// dst[i] = src[i] + b (n values).
 void ek_add_scalar(float *dst, const float *src, float b, long n);
 
+/// dst[i·stride] += src[i] for i in [0, n) (col2im of transposed convolutions; vector paths for stride 1 and 2).
+void ek_scatter_add(float *dst, const float *src, long n, long stride);
+
 /// In place softmax of n contiguous values: exp(x - max) / sum (exp within 2 ulp).
 void ek_softmax_row(float *p, long n);
 

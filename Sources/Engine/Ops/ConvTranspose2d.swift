@@ -1,4 +1,5 @@
 import TensorStore
+import CEngineKernels
 
 /// Adds the GEMM result `col` (`(co,ky,kx) × (iy,ix)`, rows `ld` floats apart) into the transposed-conv output
 /// for channels `c0..<c1`: `out[co, iy·sh − pt + ky·dh, ix·sw − pl + kx·dw] += col[(co,ky,kx), iy·W + ix]`.
@@ -23,11 +24,7 @@ func col2im(_ col: UnsafePointer<Float>, ld: Int? = nil, inH: Int, inW: Int, kh:
                     if oy < 0 || oy >= outH { continue }
                     let s = src + iy * inW
                     let d = dst + oy * outW + shiftX
-                    if sw == 1 {
-                        for ix in ixLo..<ixHi { d[ix] += s[ix] }
-                    } else {
-                        for ix in ixLo..<ixHi { d[ix * sw] += s[ix] }
-                    }
+                    ek_scatter_add(d + ixLo * sw, s + ixLo, ixHi - ixLo, sw)
                 }
             }
         }
