@@ -517,15 +517,40 @@ static void scatter_add2_512(float *dst, const float *src, long n) {
 }
 #endif
 
-void ek_scatter_add(float *dst, const float *src, long n, long stride) {
-    if (stride == 1) {
-        for (long i = 0; i < n; i++) dst[i] += src[i];   // vectorised by clang
-        return;
-    }
+void ek_col2im(float *out, const float *col, long ld, long inH, long inW, long kh, long kw, long sh, long sw,
+               long dh, long dw, long pt, long pl, long outH, long outW, long c0, long c1) {
 #ifdef EK_X86
-    if (stride == 2 && ek_kernel_level() == 3) { scatter_add2_512(dst, src, n); return; }
+    int wide = ek_kernel_level() == 3;
+#else
+    int wide = 0;
 #endif
-    for (long i = 0; i < n; i++) dst[i * stride] += src[i];
+    for (long co = c0; co < c1; co++) {
+        float *dst = out + co * outH * outW;
+        for (long ky = 0; ky < kh; ky++) {
+            for (long kx = 0; kx < kw; kx++) {
+                const float *src = col + ((co * kh + ky) * kw + kx) * ld;
+                long shift = kx * dw - pl;
+                // ix range with 0 <= ix·sw + shift < outW.
+                long lo = shift >= 0 ? 0 : (-shift + sw - 1) / sw;
+                long hi = outW - shift <= 0 ? 0 : (outW - shift + sw - 1) / sw;
+                if (hi > inW) hi = inW;
+                if (lo >= hi) continue;
+                long n = hi - lo;
+                for (long iy = 0; iy < inH; iy++) {
+                    long oy = iy * sh - pt + ky * dh;
+                    if (oy < 0 || oy >= outH) continue;
+                    const float *s = src + iy * inW + lo;
+                    float *d = dst + oy * outW + shift + lo * sw;
+                    // Short runs (DCGAN's 4- and 8-wide planes) inline; long ones through the vector paths.
+#ifdef EK_X86
+                    if (wide && n >= 16 && sw == 2) { scatter_add2_512(d, s, n); continue; }
+#endif
+                    if (sw == 1) { for (long i = 0; i < n; i++) d[i] += s[i]; }
+                    else { for (long i = 0; i < n; i++) d[i * sw] += s[i]; }
+                }
+            }
+        }
+    }
 }
 
 void ek_keep_freed_memory(void) {

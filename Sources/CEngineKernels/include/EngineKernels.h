@@ -27,8 +27,10 @@ void ek_lrelu_gain_clamp(float *x, long n, float slope, float gain, float lo, fl
 /// dst[i] = src[i] + b (n values).
 void ek_add_scalar(float *dst, const float *src, float b, long n);
 
-/// dst[i·stride] += src[i] for i in [0, n) (col2im of transposed convolutions; vector paths for stride 1 and 2).
-void ek_scatter_add(float *dst, const float *src, long n, long stride);
+/// col2im of a transposed convolution for output channels c0 ..< c1: out[co, iy·sh − pt + ky·dh, ix·sw − pl + kx·dw]
+/// += col[((co·kh + ky)·kw + kx)·ld + iy·inW + ix], skipping positions outside `outH × outW`.
+void ek_col2im(float *out, const float *col, long ld, long inH, long inW, long kh, long kw, long sh, long sw,
+               long dh, long dw, long pt, long pl, long outH, long outW, long c0, long c1);
 
 /// In place softmax of n contiguous values: exp(x - max) / sum (exp within 2 ulp).
 void ek_softmax_row(float *p, long n);

@@ -1,36 +1,6 @@
 import TensorStore
 import CEngineKernels
 
-/// Adds the GEMM result `col` (`(co,ky,kx) × (iy,ix)`, rows `ld` floats apart) into the transposed-conv output
-/// for channels `c0..<c1`: `out[co, iy·sh − pt + ky·dh, ix·sw − pl + kx·dw] += col[(co,ky,kx), iy·W + ix]`.
-@usableFromInline
-func col2im(_ col: UnsafePointer<Float>, ld: Int? = nil, inH: Int, inW: Int, kh: Int, kw: Int, sh: Int, sw: Int,
-            dh: Int, dw: Int, padTop: Int, padLeft: Int, outH: Int, outW: Int, channels c0: Int, _ c1: Int,
-            into out: UnsafeMutablePointer<Float>) {
-    let inPlane = inH * inW, outPlane = outH * outW
-    let rowStride = ld ?? inPlane
-    for co in c0..<c1 {
-        let dst = out + co * outPlane
-        for ky in 0..<kh {
-            for kx in 0..<kw {
-                let src = col + ((co * kh + ky) * kw + kx) * rowStride
-                let shiftX = kx * dw - padLeft
-                // ix range with 0 ≤ ix·sw + shiftX < outW.
-                let ixLo = shiftX >= 0 ? 0 : (-shiftX + sw - 1) / sw
-                let ixHi = min(inW, outW - shiftX <= 0 ? 0 : (outW - shiftX + sw - 1) / sw)
-                if ixLo >= ixHi { continue }
-                for iy in 0..<inH {
-                    let oy = iy * sh - padTop + ky * dh
-                    if oy < 0 || oy >= outH { continue }
-                    let s = src + iy * inW
-                    let d = dst + oy * outW + shiftX
-                    ek_scatter_add(d + ixLo * sw, s + ixLo, ixHi - ixLo, sw)
-                }
-            }
-        }
-    }
-}
-
 extension Ops {
     /// `torch.nn.functional.conv_transpose2d` (NCHW).
     ///
@@ -108,10 +78,10 @@ extension Ops {
                     Parallel.forEach(nb * perSample) { t in
                         let s = t / perSample, c0 = (t % perSample) * chunk, c1 = min(cog, c0 + chunk)
                         if c0 >= c1 { return }
-                        col2im(colC + s * inPlane, ld: cols, inH: h, inW: w, kh: kh, kw: kw, sh: stride.h, sw: stride.w,
-                               dh: dilation.h, dw: dilation.w, padTop: padding.top, padLeft: padding.left,
-                               outH: outH, outW: outW, channels: c0, c1,
-                               into: o + ((b0 + s) * cout + g * cog) * outPlane)
+                        // out[co, iy·sh − pt + ky·dh, ix·sw − pl + kx·dw] += col[(co,ky,kx), iy·W + ix]
+                        ek_col2im(o + ((b0 + s) * cout + g * cog) * outPlane, colC + s * inPlane, cols, h, w, kh, kw,
+                                  stride.h, stride.w, dilation.h, dilation.w, padding.top, padding.left, outH, outW,
+                                  c0, c1)
                     }
                 }
             }
