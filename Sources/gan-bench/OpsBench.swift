@@ -31,7 +31,7 @@ struct OpsBench: ParsableCommand {
         defer { peer?.close() }
         if !json {
             print("OpenBLAS \(BLASRuntime.coreName), \(Parallel.coreCount) cores; median of ≥\(runs) runs"
-                  + (peer == nil ? "" : ", alternating with PyTorch in blocks of ~0.1 s"))
+                  + (peer == nil ? "" : ", alternating with PyTorch in warmed blocks of ~0.1 s"))
         }
         var rows: [String] = []
         for (index, c) in cases.enumerated() {
