@@ -177,32 +177,63 @@ static inline __m512 exp_512(__m512 x) {
 }
 
 __attribute__((target("avx512f")))
-static void softmax_512(float *p, long n) {
-    __m512 mx = _mm512_set1_ps(-__builtin_inff());
-    for (long i = 0; i < n; i += 16) {
-        long left = n - i;
-        __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        mx = _mm512_mask_max_ps(mx, k, mx, _mm512_maskz_loadu_ps(k, p + i));
+// exp(x − max) in place, returning the sum. Unmasked main loops with independent accumulators (masked loads
+// and a single max/sum chain made the old loop about twice as slow), one masked step for the tail.
+__attribute__((target("avx512f")))
+static float exp_shifted_512(float *p, long n) {
+    long full = n & ~31L;
+    __m512 m0 = _mm512_set1_ps(-__builtin_inff()), m1 = m0;
+    for (long i = 0; i < full; i += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(p + i));
+        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(p + i + 16));
     }
-    float m = _mm512_reduce_max_ps(mx);
+    for (long i = full; i < n; i += 16) {
+        __mmask16 k = EK_MASK(n - i);
+        m0 = _mm512_mask_max_ps(m0, k, m0, _mm512_maskz_loadu_ps(k, p + i));
+    }
+    float m = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
     if (m == -__builtin_inff()) m = 0;
-    __m512 vm = _mm512_set1_ps(m), sum = _mm512_setzero_ps();
-    for (long i = 0; i < n; i += 16) {
-        long left = n - i;
-        __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512 e = exp_512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, p + i), vm));
-        e = _mm512_maskz_mov_ps(k, e);
-        sum = _mm512_add_ps(sum, e);
+    __m512 vm = _mm512_set1_ps(m), s0 = _mm512_setzero_ps(), s1 = s0;
+    for (long i = 0; i < full; i += 32) {
+        __m512 e0 = exp_512(_mm512_sub_ps(_mm512_loadu_ps(p + i), vm));
+        __m512 e1 = exp_512(_mm512_sub_ps(_mm512_loadu_ps(p + i + 16), vm));
+        s0 = _mm512_add_ps(s0, e0); s1 = _mm512_add_ps(s1, e1);
+        _mm512_storeu_ps(p + i, e0); _mm512_storeu_ps(p + i + 16, e1);
+    }
+    for (long i = full; i < n; i += 16) {
+        __mmask16 k = EK_MASK(n - i);
+        __m512 e = _mm512_maskz_mov_ps(k, exp_512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, p + i), vm)));
+        s0 = _mm512_add_ps(s0, e);
         _mm512_mask_storeu_ps(p + i, k, e);
     }
-    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-    for (long i = 0; i < n; i += 16) {
-        long left = n - i;
-        __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        _mm512_mask_storeu_ps(p + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), inv));
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+__attribute__((target("avx512f")))
+static void scale_512(float *p, long n, float f) {
+    __m512 v = _mm512_set1_ps(f);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(p + i, _mm512_mul_ps(_mm512_loadu_ps(p + i), v));
+    if (i < n) {
+        __mmask16 k = EK_MASK(n - i);
+        _mm512_mask_storeu_ps(p + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), v));
     }
 }
+
+__attribute__((target("avx512f")))
+static void softmax_512(float *p, long n) {
+    scale_512(p, n, 1.0f / exp_shifted_512(p, n));
+}
 #endif
+
+static float exp_shifted_base(float *p, long n) {
+    float m = -__builtin_inff();
+    for (long i = 0; i < n; i++) m = p[i] > m ? p[i] : m;
+    if (m == -__builtin_inff()) m = 0;
+    float sum = 0;
+    for (long i = 0; i < n; i++) { p[i] = __builtin_expf(p[i] - m); sum += p[i]; }
+    return sum;
+}
 
 static void softmax_base(float *p, long n) {
     float m = -__builtin_inff();
@@ -558,6 +589,13 @@ void ek_keep_freed_memory(void) {
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
+}
+
+float ek_exp_shifted_row(float *p, long n) {
+#ifdef EK_X86
+    if (ek_kernel_level() == 3) return exp_shifted_512(p, n);
+#endif
+    return exp_shifted_base(p, n);
 }
 
 void ek_softmax_row(float *p, long n) {

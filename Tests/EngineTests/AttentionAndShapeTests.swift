@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import TensorStore
 @testable import Engine
 
@@ -24,6 +25,20 @@ struct AttentionAndShapeTests {
         let z = try Ops.attention(query: m["q"], key: m["k"], value: m["v"], scale: try m.float("scale"), keep: m["keep"],
                                   maskValue: -Float.greatestFiniteMagnitude, blockFloats: 14)
         expectClose(z, try m["out"], "masked attention in row blocks")
+    }
+
+    /// Rows long enough for the vector loops (blocks of 32, then a masked tail) against a double-precision softmax.
+    @Test(arguments: [1, 31, 32, 100, 1027])
+    func softmaxLongRows(length: Int) throws {
+        let x = Tensor(shape: [3, length], floats: (0..<(3 * length)).map { Float(($0 * 7919) % 113) / 11 - 5 })
+        let y = try Ops.softmax(x).floats(), xs = x.floats()
+        var worst = 0.0
+        for r in 0..<3 {
+            let row = xs[(r * length)..<((r + 1) * length)].map(Double.init)
+            let m = row.max()!, e = row.map { Foundation.exp($0 - m) }, sum = e.reduce(0, +)
+            for j in 0..<length { worst = max(worst, abs(Double(y[r * length + j]) - e[j] / sum)) }
+        }
+        #expect(worst < 1e-6, "worst difference \(worst)")
     }
 
     @Test func softmax() throws {

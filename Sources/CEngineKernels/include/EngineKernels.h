@@ -32,6 +32,9 @@ void ek_add_scalar(float *dst, const float *src, float b, long n);
 void ek_col2im(float *out, const float *col, long ld, long inH, long inW, long kh, long kw, long sh, long sw,
                long dh, long dw, long pt, long pl, long outH, long outW, long c0, long c1);
 
+/// In place exp(x - max) of n contiguous values; returns their sum (softmax without the final division).
+float ek_exp_shifted_row(float *p, long n);
+
 /// In place softmax of n contiguous values: exp(x - max) / sum (exp within 2 ulp).
 void ek_softmax_row(float *p, long n);
 

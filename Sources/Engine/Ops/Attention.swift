@@ -73,15 +73,24 @@ extension Ops {
         let wide = items < Parallel.coreCount
         Parallel.forEach(items) { item in
             let b = item / blocks, r0 = (item % blocks) * blockRows, rows = min(blockRows, lq - r0)
-            Scratch.withBuffer(rows * lk) { scores in
+            Scratch.withBuffer(rows * lk + rows) { scores in
+                let sums = scores + rows * lk
                 let gemm = wide ? parallelSgemm : blasSgemm
                 gemm(false, true, rows, lk, d, s, qi.base + (b * lq + r0) * d, d, ki.base + b * lk * d, d, 0, scores, lk)
                 if let mi {
                     let m = mi.base + (b * lq + r0) * lk
                     for j in 0..<(rows * lk) where m[j] == 0 { scores[j] = maskValue }
                 }
-                for row in 0..<rows { softmaxRow(scores + row * lk, lk) }
-                gemm(false, false, rows, dv, lk, 1, scores, lk, vi.base + b * lk * dv, dv, 0, o + (b * lq + r0) * dv, dv)
+                // Unnormalised softmax (exp(x − max)); each output row is divided by its sum after ·V instead,
+                // Dv values per row rather than Lk.
+                for row in 0..<rows { sums[row] = ek_exp_shifted_row(scores + row * lk, lk) }
+                let dst = o + (b * lq + r0) * dv
+                gemm(false, false, rows, dv, lk, 1, scores, lk, vi.base + b * lk * dv, dv, 0, dst, dv)
+                for row in 0..<rows {
+                    let inv = 1 / sums[row]
+                    let r = dst + row * dv
+                    for j in 0..<dv { r[j] *= inv }
+                }
             }
         }
         return out
