@@ -412,38 +412,34 @@ static inline __m512 sum16(const __m512 *v) {
     return _mm512_add_ps(_mm512_shuffle_f32x4(x0, x1, 0x88), _mm512_shuffle_f32x4(x0, x1, 0xDD));
 }
 
+// One step of 16 inputs for four outputs × R rows. `mask` is all ones in the main loop (plain loads: masked
+// loads there cost a third of the speed) and covers the tail in the one masked step.
+__attribute__((target("avx512f"), always_inline))
+static inline void linear_tile4_step(__m512 *a, const float *x, long ldx, const long R, const float *w0, long k,
+                                     long i, const int masked, __mmask16 mask) {
+    const float *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
+#define EK_LOAD(p) (masked ? _mm512_maskz_loadu_ps(mask, (p)) : _mm512_loadu_ps(p))
+    __m512 v0 = EK_LOAD(w0 + i), v1 = EK_LOAD(w1 + i), v2 = EK_LOAD(w2 + i), v3 = EK_LOAD(w3 + i);
+    for (long r = 0; r < R; r++) {
+        __m512 xv = EK_LOAD(x + r * ldx + i);
+        a[r] = _mm512_fmadd_ps(xv, v0, a[r]);
+        a[4 + r] = _mm512_fmadd_ps(xv, v1, a[4 + r]);
+        a[8 + r] = _mm512_fmadd_ps(xv, v2, a[8 + r]);
+        a[12 + r] = _mm512_fmadd_ps(xv, v3, a[12 + r]);
+    }
+#undef EK_LOAD
+}
+
 // Four outputs × R (≤ 4) rows: 4 weight and R input loads feed 4R multiply-adds per 16 inputs.
 __attribute__((target("avx512f"), always_inline))
 static inline void linear_tile4(float *out, long ldo, const float *x, long ldx, const long R, const float *w, long k,
                                 long o, const float *bias) {
     __m512 a[16];
     for (int j = 0; j < 16; j++) a[j] = _mm512_setzero_ps();
-    const float *w0 = w + o * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
-    // Plain loads in the main loop (masked loads there cost a third of the speed), one masked step at the end.
+    const float *w0 = w + o * k;
     long full = k & ~15L;
-    for (long i = 0; i < full; i += 16) {
-        __m512 v0 = _mm512_loadu_ps(w0 + i), v1 = _mm512_loadu_ps(w1 + i);
-        __m512 v2 = _mm512_loadu_ps(w2 + i), v3 = _mm512_loadu_ps(w3 + i);
-        for (long r = 0; r < R; r++) {
-            __m512 xv = _mm512_loadu_ps(x + r * ldx + i);
-            a[r] = _mm512_fmadd_ps(xv, v0, a[r]);
-            a[4 + r] = _mm512_fmadd_ps(xv, v1, a[4 + r]);
-            a[8 + r] = _mm512_fmadd_ps(xv, v2, a[8 + r]);
-            a[12 + r] = _mm512_fmadd_ps(xv, v3, a[12 + r]);
-        }
-    }
-    if (full < k) {
-        __mmask16 m = EK_MASK(k - full);
-        __m512 v0 = _mm512_maskz_loadu_ps(m, w0 + full), v1 = _mm512_maskz_loadu_ps(m, w1 + full);
-        __m512 v2 = _mm512_maskz_loadu_ps(m, w2 + full), v3 = _mm512_maskz_loadu_ps(m, w3 + full);
-        for (long r = 0; r < R; r++) {
-            __m512 xv = _mm512_maskz_loadu_ps(m, x + r * ldx + full);
-            a[r] = _mm512_fmadd_ps(xv, v0, a[r]);
-            a[4 + r] = _mm512_fmadd_ps(xv, v1, a[4 + r]);
-            a[8 + r] = _mm512_fmadd_ps(xv, v2, a[8 + r]);
-            a[12 + r] = _mm512_fmadd_ps(xv, v3, a[12 + r]);
-        }
-    }
+    for (long i = 0; i < full; i += 16) linear_tile4_step(a, x, ldx, R, w0, k, i, 0, 0xFFFF);
+    if (full < k) linear_tile4_step(a, x, ldx, R, w0, k, full, 1, EK_MASK(k - full));
     float s[16];
     _mm512_storeu_ps(s, sum16(a));
     for (long q = 0; q < 4; q++) {
@@ -648,40 +644,31 @@ typedef void (*flrelu_rows_fn)(float *d0, float *d1, const float *const *rows, c
 typedef void (*flrelu_taps2_fn)(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
                                 const float *w0, long t0, long n0, const float *w1, long t1, long n1, int nr);
 
-static void flrelu_rows_base(float *d0, float *d1, const float *const *rows, const float *w0, const float *w1,
-                             long taps, long n, const float *act) {
-    fir_rows_base(d0, rows, w0, taps, n);
-    if (act) lrelu_base(d0, n, act[0], act[1], act[2], act[3]);
-    if (!d1) return;
-    fir_rows_base(d1, rows, w1, taps, n);
-    if (act) lrelu_base(d1, n, act[0], act[1], act[2], act[3]);
-}
-static void flrelu_taps2_base(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
-                              const float *w0, long t0, long n0, const float *w1, long t1, long n1, int nr) {
-    for (int r = 0; r < nr; r++) {
-        fir_taps_base(d0 + r * ds, x0 + r * xs, w0, t0, n0, 0);
-        if (d1) fir_taps_base(d1 + r * ds, x1 + r * xs, w1, t1, n1, 0);
-        else fir_taps_base(d0 + r * ds, x1 + r * xs, w1, t1, n0, 1);
+// The generic (baseline and AVX2) row and tap passes of the fused kernel, built from the plain FIR kernels of
+// one CPU level.
+#define EK_FLRELU_PASSES(SUFFIX) \
+    static void flrelu_rows_##SUFFIX(float *d0, float *d1, const float *const *rows, const float *w0, \
+                                          const float *w1, long taps, long n, const float *act) { \
+        fir_rows_##SUFFIX(d0, rows, w0, taps, n); \
+        if (act) lrelu_base(d0, n, act[0], act[1], act[2], act[3]); \
+        if (!d1) return; \
+        fir_rows_##SUFFIX(d1, rows, w1, taps, n); \
+        if (act) lrelu_base(d1, n, act[0], act[1], act[2], act[3]); \
+    } \
+    static void flrelu_taps2_##SUFFIX(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs, \
+                                           const float *w0, long t0, long n0, const float *w1, long t1, long n1, \
+                                           int nr) { \
+        for (int r = 0; r < nr; r++) { \
+            fir_taps_##SUFFIX(d0 + r * ds, x0 + r * xs, w0, t0, n0, 0); \
+            if (d1) fir_taps_##SUFFIX(d1 + r * ds, x1 + r * xs, w1, t1, n1, 0); \
+            else fir_taps_##SUFFIX(d0 + r * ds, x1 + r * xs, w1, t1, n0, 1); \
+        } \
     }
-}
+
+EK_FLRELU_PASSES(base)
 
 #ifdef EK_X86
-static void flrelu_rows_256(float *d0, float *d1, const float *const *rows, const float *w0, const float *w1,
-                            long taps, long n, const float *act) {
-    fir_rows_256(d0, rows, w0, taps, n);
-    if (act) lrelu_base(d0, n, act[0], act[1], act[2], act[3]);
-    if (!d1) return;
-    fir_rows_256(d1, rows, w1, taps, n);
-    if (act) lrelu_base(d1, n, act[0], act[1], act[2], act[3]);
-}
-static void flrelu_taps2_256(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
-                             const float *w0, long t0, long n0, const float *w1, long t1, long n1, int nr) {
-    for (int r = 0; r < nr; r++) {
-        fir_taps_256(d0 + r * ds, x0 + r * xs, w0, t0, n0, 0);
-        if (d1) fir_taps_256(d1 + r * ds, x1 + r * xs, w1, t1, n1, 0);
-        else fir_taps_256(d0 + r * ds, x1 + r * xs, w1, t1, n0, 1);
-    }
-}
+EK_FLRELU_PASSES(256)
 
 __attribute__((target("avx512f"), always_inline))
 static inline __m512 flrelu_act_512(__m512 v, const float *act) {

@@ -5,6 +5,15 @@
 #define WINO_X86 1
 #endif
 
+// 1 when the AVX-512 16-tile paths may run.
+static int wino_vector(void) {
+#ifdef WINO_X86
+    return ek_kernel_level() >= 3;
+#else
+    return 0;
+#endif
+}
+
 // Scalar transforms for any tile; on AVX-512, runs of 16 tiles inside the image are transformed 16 at a time
 // (tile columns are every other input column: even/odd lanes split with one permute).
 
@@ -58,11 +67,8 @@ static void wino_weights_16(float *u, long xiStride, const float *g) {
 #endif
 
 void ek_wino_weights(float *U, long xiStride, const float *w, long inC, long o0, long o1) {
-#ifdef WINO_X86
-    int wide = ek_kernel_level() >= 3;
-#else
-    int wide = 0;
-#endif
+    int wide = wino_vector();
+    (void)wide;   // only read on x86
     for (long o = o0; o < o1; o++) {
         long c = 0;
 #ifdef WINO_X86
@@ -136,11 +142,8 @@ static void wino_input_16(float *v, long xiStride, const float *x0, long W) {
 
 void ek_wino_input(float *V, long ldv, long xiStride, const float *x, long imageStride, long H, long W, long pt,
                    long pl, long tilesX, long tilesPerImage, long t0, long t1, long c0, long c1) {
-#ifdef WINO_X86
-    int wide = ek_kernel_level() >= 3;
-#else
-    int wide = 0;
-#endif
+    int wide = wino_vector();
+    (void)wide;   // only read on x86
     for (long c = c0; c < c1; c++) {
         float *vc = V + c * ldv;
         long t = t0;
@@ -205,11 +208,8 @@ static void wino_output_16(float *y0, long outW, const float *m, long xiStride, 
 
 void ek_wino_output(float *y, long imageStride, const float *M, long ldm, long xiStride, long outH, long outW,
                     long tilesX, long tilesPerImage, long t0, long t1, long o0, long o1, const float *bias) {
-#ifdef WINO_X86
-    int wide = ek_kernel_level() >= 3;
-#else
-    int wide = 0;
-#endif
+    int wide = wino_vector();
+    (void)wide;   // only read on x86
     for (long o = o0; o < o1; o++) {
         float b = bias ? bias[o] : 0.0f;
         const float *mo = M + o * ldm;
