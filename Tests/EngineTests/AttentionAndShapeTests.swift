@@ -15,16 +15,45 @@ struct AttentionAndShapeTests {
                     try m["out"], "masked attention")
     }
 
-    /// Query rows split into blocks of 2 (scores of 14 floats per work item), with and without a mask.
-    @Test func attentionInRowBlocks() throws {
+    /// Query rows split into small blocks (scores of 14 floats per work item), with and without a mask, on the
+    /// panel kernels and on OpenBLAS.
+    @Test(arguments: [true, false])
+    func attentionInRowBlocks(panels: Bool) throws {
         let g = try Golden("attention")
         let y = try Ops.attention(query: g["q"], key: g["k"], value: g["v"], scale: nil, keep: nil,
-                                  maskValue: -Float.greatestFiniteMagnitude, blockFloats: 14)
+                                  maskValue: -Float.greatestFiniteMagnitude, blockFloats: 14, panels: panels)
         expectClose(y, try g["out"], "attention in row blocks")
         let m = try Golden("attention_masked")
         let z = try Ops.attention(query: m["q"], key: m["k"], value: m["v"], scale: try m.float("scale"), keep: m["keep"],
-                                  maskValue: -Float.greatestFiniteMagnitude, blockFloats: 14)
+                                  maskValue: -Float.greatestFiniteMagnitude, blockFloats: 14, panels: panels)
         expectClose(z, try m["out"], "masked attention in row blocks")
+    }
+
+    /// The panel kernels against a double-precision reference on sizes that leave partial 12-row tiles and
+    /// partial 32-column panels (Lk = 45, Dv = 37), several query blocks and packing chunks, and a mask.
+    @Test(arguments: [(blockFloats: 256 << 10, masked: false), (blockFloats: 14 * 45, masked: true)])
+    func panelAttentionAgainstDouble(blockFloats: Int, masked: Bool) throws {
+        let (batch, lq, lk, d, dv) = (3, 29, 45, 7, 37)
+        func values(_ n: Int, _ seed: Int) -> [Float] { (0..<n).map { Float((($0 + seed) * 7919) % 211) / 53 - 2 } }
+        let q = values(batch * lq * d, 1), k = values(batch * lk * d, 2), v = values(batch * lk * dv, 3)
+        let keep = (0..<(batch * lq * lk)).map { Float(($0 % 5 == 3) ? 0 : 1) }
+        let y = try Ops.attention(query: Tensor(shape: [batch, lq, d], floats: q), key: Tensor(shape: [batch, lk, d], floats: k),
+                                  value: Tensor(shape: [batch, lk, dv], floats: v), scale: 0.3,
+                                  keep: masked ? Tensor(shape: [batch, lq, lk], floats: keep) : nil,
+                                  maskValue: -Float.greatestFiniteMagnitude, blockFloats: blockFloats, panels: true).floats()
+        var worst = 0.0
+        for b in 0..<batch {
+            for i in 0..<lq {
+                var s = (0..<lk).map { j in 0.3 * (0..<d).reduce(0.0) { $0 + Double(q[(b * lq + i) * d + $1]) * Double(k[(b * lk + j) * d + $1]) } }
+                if masked { for j in 0..<lk where keep[(b * lq + i) * lk + j] == 0 { s[j] = -Double(Float.greatestFiniteMagnitude) } }
+                let mx = s.max()!, e = s.map { Foundation.exp($0 - mx) }, sum = e.reduce(0, +)
+                for c in 0..<dv {
+                    let ref = (0..<lk).reduce(0.0) { $0 + e[$1] * Double(v[(b * lk + $1) * dv + c]) } / sum
+                    worst = max(worst, abs(Double(y[(b * lq + i) * dv + c]) - ref))
+                }
+            }
+        }
+        #expect(worst < 1e-5, "worst difference \(worst)")
     }
 
     /// Rows long enough for the vector loops (blocks of 32, then a masked tail) against a double-precision softmax.

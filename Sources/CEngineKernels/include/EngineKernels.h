@@ -75,6 +75,18 @@ long ek_flrelu_scratch(const ek_flrelu_plan *plan);
 void ek_flrelu_up2_down2(const ek_flrelu_plan *plan, const float *src, float *dst, const float *bias, long channels,
                          long p0, long p1, float *scratch);
 
+/// Floats of the panels `ek_panel_pack` makes of a k × n operand (n rounded up to 32 columns).
+long ek_panel_floats(long k, long n);
+
+/// Packs the k × n operand b(p, j) = b[p*ldb + j] (or b[j*ldb + p] when `transposed`) into panels of 32 columns:
+/// panel q holds b(p, 32q ..< 32q + 32) for each p in turn, zero past n.
+void ek_panel_pack(float *dst, const float *b, long ldb, long k, long n, int transposed);
+
+/// c[i*ldc + j] = alpha * (rowScale ? rowScale[i] : 1) * sum_p a[i*lda + p] * b(p, j) for i < m, j < n, with b
+/// given as `ek_panel_pack` panels. Returns 0 when no vector kernel is available (the caller then uses GEMM).
+int ek_panel_gemm(long m, long n, long k, float alpha, const float *a, long lda, const float *panels, float *c,
+                  long ldc, const float *rowScale);
+
 /// Which kernel family runs: 3 = AVX-512, 2 = AVX2+FMA, 1 = baseline.
 int ek_kernel_level(void);
 

@@ -40,12 +40,13 @@ extension Ops {
     public static func attention(query: Tensor, key: Tensor, value: Tensor, scale: Float? = nil, keep: Tensor? = nil,
                                  maskValue: Float = -Float.greatestFiniteMagnitude) throws(EngineError) -> Tensor {
         try attention(query: query, key: key, value: value, scale: scale, keep: keep, maskValue: maskValue,
-                      blockFloats: 256 << 10)
+                      blockFloats: 256 << 10, panels: true)
     }
 
-    /// `attention` with the score block size given (floats of scores per work item; tests make it small).
+    /// `attention` with the score block size given (floats of scores per work item; tests make it small) and the
+    /// panel kernels allowed or not (tests run both paths).
     static func attention(query: Tensor, key: Tensor, value: Tensor, scale: Float?, keep: Tensor?,
-                          maskValue: Float, blockFloats: Int) throws(EngineError) -> Tensor {
+                          maskValue: Float, blockFloats: Int, panels: Bool) throws(EngineError) -> Tensor {
         let op = "attention"
         try require(query.rank >= 2 && key.rank == query.rank && value.rank == query.rank, op,
                     "query \(query.shape), key \(key.shape), value \(value.shape) need equal ranks ≥ 2")
@@ -64,6 +65,11 @@ extension Ops {
         let s = scale ?? 1 / Float(d).squareRoot()
         let out = Tensor.uninitializedF32(batchShape + [lq, dv])
         let o = out.mutableBase
+        if panels && ek_kernel_level() == 3 {
+            panelAttention(q: qi.base, k: ki.base, v: vi.base, mask: mi?.base, out: o, batch: batch, lq: lq, lk: lk,
+                           d: d, dv: dv, scale: s, maskValue: maskValue, blockFloats: blockFloats)
+            return out
+        }
         _ = BLASThreading.pinned
         // Work items are (batch, block of query rows): each block's scores (≤ 1 MB) stay in L2 between the two
         // GEMMs and the softmax, and a single head still spreads over the cores.
@@ -94,6 +100,51 @@ extension Ops {
             }
         }
         return out
+    }
+
+    /// Attention on the panel kernels: each head's kᵀ and v are packed once into 32-column panels, then every
+    /// (head, block of query rows) item runs scores = q·kᵀ·scale, the unnormalised softmax and out = p·v / Σ
+    /// with the scores in L2. Against two OpenBLAS calls per block this saves repacking k and v for every block
+    /// and the per-call overhead, which dominate when one side is only D = 64 long.
+    private static func panelAttention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                       mask: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, batch: Int,
+                                       lq: Int, lk: Int, d: Int, dv: Int, scale: Float, maskValue: Float,
+                                       blockFloats: Int) {
+        let kFloats = ek_panel_floats(d, lk), vFloats = ek_panel_floats(lk, dv)
+        let perHead = max(1, kFloats + vFloats)
+        // Heads packed at a time: at most 32 MB of panels (or one head), so memory stays bounded by the input.
+        let chunk = max(1, min(batch, (8 << 20) / perHead))
+        // Query blocks of whole 12-row tiles, about equal in size.
+        let maxRows = max(12, blockFloats / max(lk, 1) / 12 * 12)
+        let blocks = max(1, (lq + maxRows - 1) / maxRows)
+        let blockRows = ((lq + blocks - 1) / blocks + 11) / 12 * 12
+        let blocksPerHead = max(1, (lq + blockRows - 1) / blockRows)
+        Scratch.withBuffer(chunk * perHead) { packed in
+            for first in stride(from: 0, to: batch, by: chunk) {
+                let heads = min(chunk, batch - first)
+                Parallel.forEach(heads) { h in
+                    let b = first + h, dst = packed + h * perHead
+                    ek_panel_pack(dst, k + b * lk * d, d, d, lk, 1)
+                    ek_panel_pack(dst + kFloats, v + b * lk * dv, dv, lk, dv, 0)
+                }
+                Parallel.forEach(heads * blocksPerHead) { item in
+                    let h = item / blocksPerHead, b = first + h
+                    let r0 = (item % blocksPerHead) * blockRows, rows = min(blockRows, lq - r0)
+                    if rows <= 0 { return }
+                    let kp = packed + h * perHead, vp = kp + kFloats
+                    Scratch.withBuffer(rows * lk + rows) { scores in
+                        let sums = scores + rows * lk
+                        _ = ek_panel_gemm(rows, lk, d, scale, q + (b * lq + r0) * d, d, kp, scores, lk, nil)
+                        if let mask {
+                            let m = mask + (b * lq + r0) * lk
+                            for j in 0..<(rows * lk) where m[j] == 0 { scores[j] = maskValue }
+                        }
+                        for row in 0..<rows { sums[row] = 1 / ek_exp_shifted_row(scores + row * lk, lk) }
+                        _ = ek_panel_gemm(rows, dv, lk, 1, scores, lk, vp, out + (b * lq + r0) * dv, dv, sums)
+                    }
+                }
+            }
+        }
     }
 
     /// `[B, L, H·D] → [B, H, L, D]` (heads outer in the channel dim, as `rearrange('b n (h d) -> b h n d')`).
