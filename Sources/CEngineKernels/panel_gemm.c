@@ -13,10 +13,60 @@
 
 long ek_panel_floats(long k, long n) { return (n + PG_COLS - 1) / PG_COLS * PG_COLS * k; }
 
+#ifdef PG_X86
+// 16 × 16 block transpose: rows b[(j0 + c)*ldb + p0 ..< +16] for c < 16 become 16 panel rows of 16 values
+// (dst[r * PG_COLS + c] = b(j0 + c, p0 + r)). `kp` valid values per row (masked loads past k), `rows` valid rows.
+__attribute__((target("avx512f")))
+static void transpose16_512(float *dst, const float *b, long ldb, long rows, long kp) {
+    __mmask16 km = kp >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kp) - 1);
+    __m512 r[16], t[16];
+    for (int c = 0; c < 16; c++) r[c] = c < rows ? _mm512_maskz_loadu_ps(km, b + c * ldb) : _mm512_setzero_ps();
+    for (int c = 0; c < 16; c += 2) {
+        t[c] = _mm512_unpacklo_ps(r[c], r[c + 1]);
+        t[c + 1] = _mm512_unpackhi_ps(r[c], r[c + 1]);
+    }
+    for (int c = 0; c < 16; c += 4) {
+        r[c] = _mm512_shuffle_ps(t[c], t[c + 2], 0x44);
+        r[c + 1] = _mm512_shuffle_ps(t[c], t[c + 2], 0xEE);
+        r[c + 2] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0x44);
+        r[c + 3] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0xEE);
+    }
+    // r[4q + s] holds, in each 128-bit lane l, rows 4q ..< 4q + 4 of column 4l + s.
+    for (int q = 0; q < 16; q += 8) {
+        for (int s = 0; s < 4; s++) {
+            t[q / 2 + s] = _mm512_shuffle_f32x4(r[q + s], r[q + 4 + s], 0x88);
+            t[q / 2 + 8 + s] = _mm512_shuffle_f32x4(r[q + s], r[q + 4 + s], 0xDD);
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        __m512 lo0 = _mm512_shuffle_f32x4(t[s], t[4 + s], 0x88), lo1 = _mm512_shuffle_f32x4(t[s], t[4 + s], 0xDD);
+        __m512 hi0 = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0x88), hi1 = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0xDD);
+        // Columns s, 8+s (lo0, lo1) and 4+s, 12+s (hi0, hi1).
+        if (s < kp) _mm512_storeu_ps(dst + s * PG_COLS, lo0);
+        if (8 + s < kp) _mm512_storeu_ps(dst + (8 + s) * PG_COLS, lo1);
+        if (4 + s < kp) _mm512_storeu_ps(dst + (4 + s) * PG_COLS, hi0);
+        if (12 + s < kp) _mm512_storeu_ps(dst + (12 + s) * PG_COLS, hi1);
+    }
+}
+#endif
+
 // Panel q holds, for p in [0, k), the 32 values b(p, 32q ..< 32q + 32), zero past n.
 void ek_panel_pack(float *dst, const float *b, long ldb, long k, long n, int transposed) {
     for (long j0 = 0; j0 < n; j0 += PG_COLS) {
         long w = n - j0 < PG_COLS ? n - j0 : PG_COLS;
+#ifdef PG_X86
+        if (transposed && ek_kernel_level() == 3) {
+            for (long p0 = 0; p0 < k; p0 += 16) {
+                long kp = k - p0 < 16 ? k - p0 : 16;
+                for (long h = 0; h < PG_COLS; h += 16) {
+                    long rows = w - h < 0 ? 0 : (w - h < 16 ? w - h : 16);
+                    transpose16_512(dst + p0 * PG_COLS + h, b + (j0 + h) * ldb + p0, ldb, rows, kp);
+                }
+            }
+            dst += k * PG_COLS;
+            continue;
+        }
+#endif
         for (long p = 0; p < k; p++) {
             float *d = dst + p * PG_COLS;
             if (transposed) {

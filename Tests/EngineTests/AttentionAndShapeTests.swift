@@ -29,11 +29,13 @@ struct AttentionAndShapeTests {
         expectClose(z, try m["out"], "masked attention in row blocks")
     }
 
-    /// The panel kernels against a double-precision reference on sizes that leave partial 12-row tiles and
-    /// partial 32-column panels (Lk = 45, Dv = 37), several query blocks and packing chunks, and a mask.
-    @Test(arguments: [(blockFloats: 256 << 10, masked: false), (blockFloats: 14 * 45, masked: true)])
-    func panelAttentionAgainstDouble(blockFloats: Int, masked: Bool) throws {
-        let (batch, lq, lk, d, dv) = (3, 29, 45, 7, 37)
+    /// The panel kernels against a double-precision reference on sizes that leave partial 12-row tiles, partial
+    /// 32-column panels (Lk = 45, Dv = 37) and partial 16 × 16 blocks of the transposing pack (D = 7, 20), several
+    /// query blocks, and a mask.
+    @Test(arguments: [(blockFloats: 256 << 10, masked: false, d: 7), (blockFloats: 14 * 45, masked: true, d: 7),
+                      (blockFloats: 256 << 10, masked: true, d: 20), (blockFloats: 30 * 45, masked: false, d: 20)])
+    func panelAttentionAgainstDouble(blockFloats: Int, masked: Bool, d: Int) throws {
+        let (batch, lq, lk, dv) = (3, 29, 45, 37)
         func values(_ n: Int, _ seed: Int) -> [Float] { (0..<n).map { Float((($0 + seed) * 7919) % 211) / 53 - 2 } }
         let q = values(batch * lq * d, 1), k = values(batch * lk * d, 2), v = values(batch * lk * dv, 3)
         let keep = (0..<(batch * lq * lk)).map { Float(($0 % 5 == 3) ? 0 : 1) }
