@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,6 +40,20 @@ struct NormActivationTests {
                                              ("tanh", .tanh), ("sigmoid", .sigmoid), ("gelu", .gelu), ("silu", .silu),
                                              ("softplus", .softplus)]
         for (name, act) in cases { expectClose(Ops.activation(x, act), try g[name], name) }
+    }
+
+    /// The vector tanh against double precision over ±12 (the clamp, the tiny-|x| branch, a 16-lane tail),
+    /// and in place.
+    @Test func tanhAgainstDouble() throws {
+        let xs = (0..<240_007).map { Float(-12 + Double($0) * 1e-4) } + [0, -0, 3e-4, -3e-4, 5e-4, .infinity, -.infinity]
+        let y = Ops.tanh(Tensor(shape: [xs.count], floats: xs)).floats()
+        var worst = 0.0
+        for (x, v) in zip(xs, y) { worst = max(worst, abs(Double(v) - Foundation.tanh(Double(x)))) }
+        #expect(worst < 3e-7, "worst absolute difference \(worst)")
+        var inPlace = xs
+        inPlace.withUnsafeMutableBufferPointer { tanhParallel($0.baseAddress!, $0.baseAddress!, $0.count) }
+        #expect(inPlace == y, "in place differs")
+        #expect(Ops.tanh(Tensor(shape: [1], floats: [.nan])).floats()[0].isNaN)
     }
 
     @Test func biasAct() throws {

@@ -24,6 +24,9 @@ void ek_fir_rows(float *dst, const float *const *rows, const float *w, long taps
 /// In place: x = clamp(x >= 0 ? x : x * slope) * gain, lo, hi).
 void ek_lrelu_gain_clamp(float *x, long n, float slope, float gain, float lo, float hi);
 
+/// dst[i] = tanh(src[i]) (dst may be src): within 5 ulp with vector kernels, glibc's tanhf otherwise.
+void ek_tanh(float *dst, const float *src, long n);
+
 /// dst[i] = src[i] + b (n values).
 void ek_add_scalar(float *dst, const float *src, float b, long n);
 

@@ -1,4 +1,5 @@
 import TensorStore
+import CEngineKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -64,6 +65,14 @@ func mapParallel(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>
     }
 }
 
+/// `dst = tanh(src)` (may be in place) on the vector kernel, split across cores: glibc's scalar `tanhf` took
+/// 6.6 ms for DCGAN-64's 64×3×64² output on two cores.
+public func tanhParallel(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
+    Parallel.forRanges(count, minChunk: 1 << 15) { r in
+        ek_tanh(dst + r.lowerBound, src + r.lowerBound, r.count)
+    }
+}
+
 extension Ops {
     /// Applies an activation elementwise (PyTorch `F.relu`, `F.leaky_relu`, `F.selu`, `torch.tanh`,
     /// `torch.sigmoid`, `F.gelu`, `F.silu`, `F.softplus`).
@@ -76,6 +85,7 @@ extension Ops {
         case .linear: dst.update(from: xi.base, count: xi.count)
         case .relu: mapParallel(xi.base, dst, xi.count) { $0 > 0 ? $0 : 0 }
         case .leakyRelu(let s): mapParallel(xi.base, dst, xi.count) { $0 >= 0 ? $0 : $0 * s }
+        case .tanh: tanhParallel(xi.base, dst, xi.count)
         default: mapParallel(xi.base, dst, xi.count) { act.apply($0) }
         }
         return out

@@ -48,6 +48,7 @@ enum SequentialKernels {
     static func activationInPlace(_ x: Tensor, _ act: Activation) {
         let n = x.elementCount
         let data = x.mutableFloats.baseAddress!
+        if act == .tanh { tanhParallel(data, data, n); return }
         Parallel.forRanges(n, minChunk: 1 << 15) { r in
             switch act {
             case .relu: for i in r { let v = data[i]; data[i] = v > 0 ? v : 0 }
