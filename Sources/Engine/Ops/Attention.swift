@@ -83,23 +83,29 @@ extension Ops {
                 let sums = scores + rows * lk
                 let gemm = wide ? parallelSgemm : blasSgemm
                 gemm(false, true, rows, lk, d, s, qi.base + (b * lq + r0) * d, d, ki.base + b * lk * d, d, 0, scores, lk)
-                if let mi {
-                    let m = mi.base + (b * lq + r0) * lk
-                    for j in 0..<(rows * lk) where m[j] == 0 { scores[j] = maskValue }
-                }
-                // Unnormalised softmax (exp(x − max)); each output row is divided by its sum after ·V instead,
-                // Dv values per row rather than Lk.
-                for row in 0..<rows { sums[row] = ek_exp_shifted_row(scores + row * lk, lk) }
+                softmaxNumerators(scores, rows: rows, lk: lk, keep: mi.map { $0.base + (b * lq + r0) * lk },
+                                  maskValue: maskValue, inverseSums: sums)
                 let dst = o + (b * lq + r0) * dv
                 gemm(false, false, rows, dv, lk, 1, scores, lk, vi.base + b * lk * dv, dv, 0, dst, dv)
                 for row in 0..<rows {
-                    let inv = 1 / sums[row]
-                    let r = dst + row * dv
+                    let inv = sums[row], r = dst + row * dv
                     for j in 0..<dv { r[j] *= inv }
                 }
             }
         }
         return out
+    }
+
+    /// Masks `rows × lk` scores (keep = 0 → `maskValue`) and replaces them by the unnormalised softmax
+    /// exp(x − max) of each row, writing 1 / Σ per row: the ·V output rows are scaled by it afterwards, Dv values
+    /// per row rather than Lk.
+    private static func softmaxNumerators(_ scores: UnsafeMutablePointer<Float>, rows: Int, lk: Int,
+                                          keep: UnsafePointer<Float>?, maskValue: Float,
+                                          inverseSums: UnsafeMutablePointer<Float>) {
+        if let keep {
+            for j in 0..<(rows * lk) where keep[j] == 0 { scores[j] = maskValue }
+        }
+        for row in 0..<rows { inverseSums[row] = 1 / ek_exp_shifted_row(scores + row * lk, lk) }
     }
 
     /// Attention on the panel kernels: each head's kᵀ and v are packed once into 32-column panels, then every
@@ -135,11 +141,8 @@ extension Ops {
                     Scratch.withBuffer(rows * lk + rows) { scores in
                         let sums = scores + rows * lk
                         _ = ek_panel_gemm(rows, lk, d, scale, q + (b * lq + r0) * d, d, kp, scores, lk, nil)
-                        if let mask {
-                            let m = mask + (b * lq + r0) * lk
-                            for j in 0..<(rows * lk) where m[j] == 0 { scores[j] = maskValue }
-                        }
-                        for row in 0..<rows { sums[row] = 1 / ek_exp_shifted_row(scores + row * lk, lk) }
+                        softmaxNumerators(scores, rows: rows, lk: lk, keep: mask.map { $0 + (b * lq + r0) * lk },
+                                          maskValue: maskValue, inverseSums: sums)
                         _ = ek_panel_gemm(rows, dv, lk, 1, scores, lk, vp, out + (b * lq + r0) * dv, dv, sums)
                     }
                 }
