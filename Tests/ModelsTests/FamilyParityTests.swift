@@ -29,9 +29,12 @@ import Testing
              arch: "realweights/torch_cwgangp_mnist_hayato.arch.json", architecture: "sequential", source: "state-dict+arch"),
     ]
 
+    func options(_ c: Case) throws -> MapperOptions {
+        try c.arch.map { try MapperOptions.architectureFile(ModelFixtures.path($0)) } ?? MapperOptions()
+    }
+
     func load(_ c: Case) throws -> GeneratorLoader.Loaded {
-        let options = try c.arch.map { try MapperOptions.architectureFile(ModelFixtures.path($0)) } ?? MapperOptions()
-        return try GeneratorLoader.load(path: ModelFixtures.path(c.checkpoint), options: options)
+        try GeneratorLoader.load(path: ModelFixtures.path(c.checkpoint), options: options(c))
     }
 
     @Test(arguments: cases) func matchesItsGolden(_ c: Case) throws {
@@ -44,30 +47,21 @@ import Testing
         for comparison in report.comparisons { #expect(comparison.relativeError <= 1e-4) }
 
         // The same golden with one pixel moved by 5% of its range must fail.
-        var perturbed = golden
-        var values = golden.expected["image"]!.floats()
-        let scale = max(1, values.map { abs($0) }.max()!)
-        values[7] += 0.05 * scale
-        perturbed.expected["image"] = Tensor(shape: golden.expected["image"]!.shape, floats: values)
-        #expect(!(try Verifier.verify(loaded.generator, golden: perturbed)).passed)
+        #expect(!(try Verifier.verify(loaded.generator, golden: goldenWithOnePixelMoved(golden))).passed)
     }
 
     @Test(arguments: cases) func canonicalConversionGivesTheSameModel(_ c: Case) throws {
         let loaded = try load(c)
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let out = dir + "/canonical.safetensors"
-        let result = try CanonicalConverter.convert(loaded.checkpoint, to: out, options: try c.arch.map { try MapperOptions.architectureFile(ModelFixtures.path($0)) } ?? MapperOptions())
-        #expect(result.sourceSHA256 == (try SHA256.hexDigest(ofFile: ModelFixtures.path(c.checkpoint))))
-        let reloaded = try GeneratorLoader.load(path: out)
-        #expect(reloaded.mapper == "canonical")
-        #expect(reloaded.generator.architecture == loaded.generator.architecture)
-        #expect(reloaded.generator.config == loaded.generator.config)
-        let golden = try Golden.read(path: ModelFixtures.path(c.golden))
-        let inputs = try golden.inputs(classes: loaded.generator.cDim)
-        let a = try loaded.generator.generate(inputs).image.floats()
-        let b = try reloaded.generator.generate(inputs).image.floats()
-        #expect(a == b)
+        try withCanonicalCopy(of: loaded.checkpoint, options: options(c)) { result, reloaded in
+            #expect(result.sourceSHA256 == (try SHA256.hexDigest(ofFile: ModelFixtures.path(c.checkpoint))))
+            #expect(reloaded.generator.architecture == loaded.generator.architecture)
+            #expect(reloaded.generator.config == loaded.generator.config)
+            let golden = try Golden.read(path: ModelFixtures.path(c.golden))
+            let inputs = try golden.inputs(classes: loaded.generator.cDim)
+            let a = try loaded.generator.generate(inputs).image.floats()
+            let b = try reloaded.generator.generate(inputs).image.floats()
+            #expect(a == b)
+        }
     }
 }
 
