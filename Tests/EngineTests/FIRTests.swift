@@ -89,4 +89,19 @@ struct FIRFastPathTests {
         let slow = try Ops.slice(try Ops.slice(full, dim: 2, start: 0, step: 2), dim: 3, start: 0, step: 2)
         expectClose(fast, slow, "down=2 width \(width)")
     }
+
+    /// Decimation by 3 and 4 (the reordered per-phase tables of pure decimation) against filtering at full rate
+    /// and slicing, with tap counts that do and do not divide by the factor, separable and full 2-D filters.
+    @Test(arguments: [(down: 3, taps: 4), (down: 3, taps: 6), (down: 4, taps: 5), (down: 4, taps: 12)])
+    func downsampleByMoreThanTwoMatchesSlicing(down: Int, taps: Int) throws {
+        let x = Self.ramp([1, 2, 17, 23])
+        let f1 = Tensor(shape: [taps], floats: (0..<taps).map { 1 + Float($0 % 5) })
+        let f2 = Tensor(shape: [taps, taps], floats: (0..<(taps * taps)).map { 1 + Float(($0 * 7) % 11) })
+        for f in [f1, f2] {
+            let fast = try Ops.upfirdn2d(x, filter: f, down: Size2(down))
+            let full = try Ops.upfirdn2d(x, filter: f)
+            let slow = try Ops.slice(try Ops.slice(full, dim: 2, start: 0, step: down), dim: 3, start: 0, step: down)
+            expectClose(fast, slow, "down=\(down) filter \(f.shape)")
+        }
+    }
 }

@@ -39,11 +39,12 @@ struct FIRAxis: Sendable {
         self.phase = phase
     }
 
-    /// The filter `f` (already flipped and gain-scaled, `taps` values with stride `stride`) arranged for
-    /// `filterRow`: `[up][perPhase]` phases (`w[k0][t] = f[k0 + t·up]`, zero-padded) — or, for pure decimation
-    /// by more than 2 (`up == 1`, `down > 2`), `[down][ceil(taps/down)]` with `w[q][s] = f[q + s·down]`.
-    func phaseWeights(_ f: UnsafePointer<Float>, stride: Int = 1) -> [Float] {
-        if up == 1 && down > 2 {
+    /// The filter `f` (already flipped and gain-scaled, `taps` values with stride `stride`) as `[up][perPhase]`
+    /// phases (`w[k0][t] = f[k0 + t·up]`, zero-padded), the layout `filterColumns` reads. `forRows` gives the
+    /// layout `filterRow` reads: the same, except for pure decimation by more than 2 (`up == 1`, `down > 2`),
+    /// `[down][ceil(taps/down)]` with `w[q][s] = f[q + s·down]`.
+    func phaseWeights(_ f: UnsafePointer<Float>, stride: Int = 1, forRows: Bool) -> [Float] {
+        if forRows && up == 1 && down > 2 {
             let per = (taps + down - 1) / down
             var w = [Float](repeating: 0, count: down * per)
             for q in 0..<down { var s = 0; while q + s * down < taps { w[q * per + s] = f[(q + s * down) * stride]; s += 1 } }

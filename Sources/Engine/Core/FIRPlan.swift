@@ -58,13 +58,13 @@ struct FIRPlan: Sendable {
         }
         axisX = ax; axisY = ay
         if full.isEmpty {
-            wx = fx.withUnsafeBufferPointer { ax.phaseWeights($0.baseAddress!) }
-            wy = fy.withUnsafeBufferPointer { ay.phaseWeights($0.baseAddress!) }
+            wx = fx.withUnsafeBufferPointer { ax.phaseWeights($0.baseAddress!, forRows: true) }
+            wy = fy.withUnsafeBufferPointer { ay.phaseWeights($0.baseAddress!, forRows: false) }
             fullRows = 0
         } else {
             var tables: [Float] = []
             full.withUnsafeBufferPointer { f in
-                for r in 0..<kh { tables += ax.phaseWeights(f.baseAddress! + r * kw) }
+                for r in 0..<kh { tables += ax.phaseWeights(f.baseAddress! + r * kw, forRows: true) }
             }
             wx = tables; wy = []
             fullRows = kh
@@ -116,7 +116,7 @@ struct FIRPlan: Sendable {
                     let s = src + iy * ax.inLen
                     if bias == 0 { (d + lm).update(from: s, count: ax.inLen) } else { for i in 0..<ax.inLen { d[lm + i] = s[i] + bias } }
                 }
-                let tableSize = ax.up * ax.perPhase
+                let tableSize = wx.count / fullRows  // one filterRow table per filter row
                 for oy in 0..<ay.outLen {
                     let out = dst + oy * ax.outLen
                     let k0 = ay.phase[oy], start = ay.first[oy] - ay.leftMargin
