@@ -176,7 +176,6 @@ static inline __m512 exp_512(__m512 x) {
     return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
 }
 
-__attribute__((target("avx512f")))
 // exp(x − max) in place, returning the sum. Unmasked main loops with independent accumulators (masked loads
 // and a single max/sum chain made the old loop about twice as slow), one masked step for the tail.
 __attribute__((target("avx512f")))
@@ -236,12 +235,7 @@ static float exp_shifted_base(float *p, long n) {
 }
 
 static void softmax_base(float *p, long n) {
-    float m = -__builtin_inff();
-    for (long i = 0; i < n; i++) m = p[i] > m ? p[i] : m;
-    if (m == -__builtin_inff()) m = 0;
-    float sum = 0;
-    for (long i = 0; i < n; i++) { p[i] = __builtin_expf(p[i] - m); sum += p[i]; }
-    float inv = 1.0f / sum;
+    float inv = 1.0f / exp_shifted_base(p, n);
     for (long i = 0; i < n; i++) p[i] *= inv;
 }
 
@@ -393,7 +387,6 @@ static inline void linear_small_body(float *out, long ldo, const float *x, long 
 EK_LINEAR_SMALL(1) EK_LINEAR_SMALL(2) EK_LINEAR_SMALL(3) EK_LINEAR_SMALL(4)
 EK_LINEAR_SMALL(5) EK_LINEAR_SMALL(6) EK_LINEAR_SMALL(7) EK_LINEAR_SMALL(8)
 
-__attribute__((target("avx512f")))
 // Sums of 16 vectors at once (lane j of the result = horizontal sum of v[j]): pairwise unpack/shuffle steps,
 // about 2 operations per sum instead of 8 for separate reductions.
 __attribute__((target("avx512f"), always_inline))
