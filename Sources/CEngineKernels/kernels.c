@@ -121,7 +121,7 @@ static void lrelu_512(float *x, long n, float slope, float gain, float lo, float
         __mmask16 neg = _mm512_cmp_ps_mask(v, z, _CMP_LT_OQ);
         v = _mm512_mask_mul_ps(v, neg, v, s);
         v = _mm512_mul_ps(v, g);
-        v = _mm512_min_ps(_mm512_max_ps(v, l), h);
+        v = _mm512_min_ps(h, _mm512_max_ps(l, v));  // bounds first: max/min return their 2nd operand for NaN
         _mm512_mask_storeu_ps(x + i, k, v);
     }
 }

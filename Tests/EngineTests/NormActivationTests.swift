@@ -5,6 +5,7 @@ import Glibc
 #endif
 import TensorStore
 @testable import Engine
+import CEngineKernels
 
 @Suite("Norms, activations, bias_act and resampling against PyTorch")
 struct NormActivationTests {
@@ -54,6 +55,14 @@ struct NormActivationTests {
         inPlace.withUnsafeMutableBufferPointer { tanhParallel($0.baseAddress!, $0.baseAddress!, $0.count) }
         #expect(inPlace == y, "in place differs")
         #expect(Ops.tanh(Tensor(shape: [1], floats: [.nan])).floats()[0].isNaN)
+    }
+
+    /// The lrelu-gain-clamp kernel lets NaN through on every path, as torch does (AVX-512 once clamped it to `lo`).
+    @Test func lreluGainClampPassesNaN() {
+        var x: [Float] = [.nan, -2, 3, .nan, 1e30, -1e30] + Array(repeating: .nan, count: 13)
+        x.withUnsafeMutableBufferPointer { ek_lrelu_gain_clamp($0.baseAddress!, $0.count, 0.2, 2, -256, 256) }
+        #expect(x[0].isNaN && x[3].isNaN && x[6...].allSatisfy(\.isNaN))
+        #expect(x[1] == -0.8 && x[2] == 6 && x[4] == 256 && x[5] == -256)
     }
 
     @Test func biasAct() throws {

@@ -109,3 +109,17 @@ import TensorStore
         #expect(z.floats() == zBefore)
     }
 }
+
+/// The sequential generator's fused batch norm + activation equals the engine's separate ops bit for bit,
+/// tanh (the vector kernel) included.
+@Suite struct SequentialFusedPassTests {
+    @Test(arguments: [Activation.tanh, .relu, .leakyRelu(slope: 0.2), .sigmoid])
+    func fusedAffineActivationEqualsSeparateOps(_ act: Activation) throws {
+        let x = tensor([2, 3, 5, 7]) { Float(($0 * 37) % 23) / 5 - 2 }
+        let scale: [Float] = [0.5, -1.25, 2], shift: [Float] = [0.1, 0, -0.3]
+        let separate = Ops.activation(try Ops.channelAffine(x, scale: scale, shift: shift), act).floats()
+        let fused = Tensor(shape: x.shape, floats: x.floats())
+        try SequentialKernels.affineActivationInPlace(fused, scale: scale, shift: shift, activation: act)
+        #expect(fused.floats() == separate)
+    }
+}

@@ -36,6 +36,9 @@ enum SequentialKernels {
                         switch act {
                         case .relu: for i in 0..<inner { let v = p[i] * a + b; p[i] = v > 0 ? v : 0 }
                         case .leakyRelu(let s): for i in 0..<inner { let v = p[i] * a + b; p[i] = v >= 0 ? v : v * s }
+                        case .tanh:
+                            for i in 0..<inner { p[i] = p[i] * a + b }
+                            tanhRow(p, p, inner)
                         default: for i in 0..<inner { p[i] = act.apply(p[i] * a + b) }
                         }
                     }
