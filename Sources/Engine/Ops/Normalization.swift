@@ -34,6 +34,15 @@ extension Ops {
         for (name, t) in [("mean", mean), ("variance", variance), ("weight", weight), ("bias", bias)] {
             if let t { try require(t.elementCount == c, op, "\(name) \(t.shape) does not have \(c) elements (input \(x.shape))") }
         }
+        let folded = foldBatchNorm(mean: mean, variance: variance, weight: weight, bias: bias, eps: eps)
+        return try channelAffine(x, scale: folded.scale, shift: folded.shift)
+    }
+
+    /// The per-channel fold `batchNorm` applies: `α = weight/√(var + eps)`, `β = bias − mean·α` (for callers that
+    /// fold once and apply `x·α + β` themselves). The four tensors hold one value per channel.
+    public static func foldBatchNorm(mean: Tensor, variance: Tensor, weight: Tensor? = nil, bias: Tensor? = nil,
+                                     eps: Float) -> (scale: [Float], shift: [Float]) {
+        let c = mean.elementCount
         let m = Input(mean), v = Input(variance), w = weight.map(Input.init), b = bias.map(Input.init)
         var alpha = [Float](repeating: 0, count: c), beta = [Float](repeating: 0, count: c)
         for i in 0..<c {
@@ -42,7 +51,7 @@ extension Ops {
             beta[i] = (b?[i] ?? 0) - m[i] * alpha[i]
         }
         keepAlive(m, v, w as Any, b as Any)
-        return try channelAffine(x, scale: alpha, shift: beta)
+        return (alpha, beta)
     }
 
     /// `x·scale[c] + shift[c]` per channel (dim 1): the folded form of batch norms and conditional norms.

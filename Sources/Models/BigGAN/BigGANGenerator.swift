@@ -189,7 +189,7 @@ public final class BigGANGenerator: Generator {
                 b = try Ops.linear(yi, weight: bn.bias)
             }
             return try BigGANKernels.conditionalNorm(x, mean: bn.mean, invStd: bn.invStd, gain: g.floats().map { 1 + $0 },
-                                                     bias: b.floats(), relu: true)
+                                                     bias: b.floats())
         }
 
         for (i, block) in blocks.enumerated() {
@@ -206,7 +206,7 @@ public final class BigGANGenerator: Generator {
                 trace?.record("blocks.\(i).1", h)
             }
         }
-        h = try BigGANKernels.conditionalNorm(h, mean: outMean, invStd: outInvStd, gain: outGain, bias: outBias, relu: true)
+        h = try BigGANKernels.conditionalNorm(h, mean: outMean, invStd: outInvStd, gain: outGain, bias: outBias)
         h = try Ops.conv2d(h, weight: outConv, bias: outConvBias, padding: 1)
         trace?.record("output_layer", h)
         return GeneratorOutput(image: Ops.tanh(h))

@@ -4,11 +4,12 @@ import TensorStore
 /// Small fused loops the BigGAN families need and the engine has no op for: batch norm with per-sample gains and
 /// biases (class-conditional BN).
 enum BigGANKernels {
-    /// `relu?((x − mean[c]) · invStd[c] · gain[n, c] + bias[n, c])` over an NCHW tensor.
+    /// `relu((x − mean[c]) · invStd[c] · gain[n, c] + bias[n, c])` over an NCHW tensor (both BigGANs follow
+    /// every conditional norm with a ReLU).
     /// `gain`/`bias` hold N·C values (row-major `[N, C]`), or C values shared by every sample.
     /// `inPlace`: overwrite `x` (an owned contiguous f32 buffer the caller just produced) instead of allocating.
     static func conditionalNorm(_ x: Tensor, mean: [Float], invStd: [Float],
-                                gain: [Float], bias: [Float], relu: Bool, inPlace: Bool = false) throws -> Tensor {
+                                gain: [Float], bias: [Float], inPlace: Bool = false) throws -> Tensor {
         guard x.rank == 4 else { throw ModelError("conditional batch norm expects NCHW, got \(x.shape)") }
         let (n, c) = (x.shape[0], x.shape[1])
         let plane = x.shape[2] * x.shape[3]
@@ -36,11 +37,7 @@ enum BigGANKernels {
                     for p in range {
                         let a = sc[p], b = sh[p]
                         let i = inBase + p * plane, o = outBase + p * plane
-                        if relu {
-                            for k in 0..<plane { o[k] = max(i[k] * a + b, 0) }
-                        } else {
-                            for k in 0..<plane { o[k] = i[k] * a + b }
-                        }
+                        for k in 0..<plane { o[k] = max(i[k] * a + b, 0) }
                     }
                 }
             }

@@ -60,10 +60,10 @@ public struct BigGANDeepConfig: Sendable, Equatable {
     /// Infers the configuration from a state dict's shapes. Upsampling flags cannot be seen in the weights: every
     /// released model (128, 256, 512) alternates plain and upsampling blocks starting with a plain one, so that
     /// pattern is assumed.
-    public init(inferredFrom store: TensorStore, prefix: String = "") throws {
+    public init(inferredFrom store: TensorStore) throws {
         func shape(_ name: String) throws -> [Int] {
-            guard let t = store[prefix + name] else {
-                throw ModelError("cannot infer the BigGAN-deep configuration without '\(prefix + name)' (or a config.json beside the file)")
+            guard let t = store[name] else {
+                throw ModelError("cannot infer the BigGAN-deep configuration without '\(name)' (or a config.json beside the file)")
             }
             return t.shape
         }
@@ -83,10 +83,10 @@ public struct BigGANDeepConfig: Sendable, Equatable {
         var module = 0
         while true {
             let p = "generator.layers.\(module)."
-            if store[prefix + p + "gamma"] != nil {
+            if store[p + "gamma"] != nil {
                 guard attention < 0 else { throw ModelError("more than one self-attention module (at \(p))") }
                 attention = layers.count
-            } else if let stats = store[prefix + p + "bn_0.running_means"] {
+            } else if let stats = store[p + "bn_0.running_means"] {
                 let out = try shape(p + "conv_3.weight_orig")
                 guard stats.shape.count == 2, out.count == 4, channelWidth > 0,
                       stats.shape[1] % channelWidth == 0, out[0] % channelWidth == 0 else {

@@ -196,7 +196,7 @@ public final class BigGANDeepGenerator: Generator {
             let gain = try Ops.linear(cond, weight: bn.scale).floats().map { 1 + $0 }
             let bias = try Ops.linear(cond, weight: bn.offset).floats()
             return try BigGANKernels.conditionalNorm(x, mean: mean, invStd: BigGANKernels.inverseStd(variance, eps: eps), gain: gain,
-                                                     bias: bias, relu: true, inPlace: inPlace)
+                                                     bias: bias, inPlace: inPlace)
         }
 
         for (index, layer) in layers.enumerated() {
@@ -223,7 +223,7 @@ public final class BigGANDeepGenerator: Generator {
         }
         let mean = Self.statistics(outMeans, channels: deepConfig.channelWidth, nStats: nStats, truncation: truncation)
         let variance = Self.statistics(outVariances, channels: deepConfig.channelWidth, nStats: nStats, truncation: truncation)
-        h = try BigGANKernels.conditionalNorm(h, mean: mean, invStd: BigGANKernels.inverseStd(variance, eps: eps), gain: outWeight, bias: outBias, relu: true)
+        h = try BigGANKernels.conditionalNorm(h, mean: mean, invStd: BigGANKernels.inverseStd(variance, eps: eps), gain: outWeight, bias: outBias)
         trace?.record("generator.bn", h)
         h = try Ops.conv2d(h, weight: rgbWeight, bias: rgbBias, padding: 1)
         trace?.record("generator.conv_to_rgb", h)

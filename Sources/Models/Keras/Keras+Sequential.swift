@@ -82,8 +82,7 @@ public enum KerasSequentialMapper: CheckpointMapper {
                 guard c.axis.count == 1, c.axis[0] == -1 || c.axis[0] == rank - 1 || (shape.count == 1 && c.axis[0] == 1) else {
                     throw fail("batch normalisation over axis \(c.axis) is not supported (only the channel axis)")
                 }
-                let f = shape.count == 1 ? shape[0] : shape[0]
-                b.append(.batchNorm(features: f, eps: Float(c.epsilon), hasWeight: c.scale, hasBias: c.center)) { suffix, _ in
+                b.append(.batchNorm(features: shape[0], eps: Float(c.epsilon), hasWeight: c.scale, hasBias: c.center)) { suffix, _ in
                     switch suffix {
                     case "weight": return raw("gamma")
                     case "bias": return raw("beta")

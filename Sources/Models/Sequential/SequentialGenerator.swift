@@ -112,8 +112,8 @@ public final class SequentialGenerator: Generator {
         var folded: [Int: (scale: [Float], shift: [Float])] = [:]
         for (i, layer) in layers.enumerated() {
             if case let .batchNorm(_, eps, _, _) = layer, let mean = weights[i]["running_mean"], let variance = weights[i]["running_var"] {
-                folded[i] = SequentialKernels.foldBatchNorm(mean: mean, variance: variance, weight: weights[i]["weight"],
-                                                            bias: weights[i]["bias"], eps: eps)
+                folded[i] = Ops.foldBatchNorm(mean: mean, variance: variance, weight: weights[i]["weight"],
+                                              bias: weights[i]["bias"], eps: eps)
             }
         }
         self.foldedNorms = folded

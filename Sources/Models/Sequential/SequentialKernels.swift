@@ -6,19 +6,6 @@ import TensorStore
 /// same pass, and activations alone. The float operations are the engine's (`batchNorm` → `channelAffine`,
 /// `activation`), so the results are the same; only the extra output buffers and passes go away.
 enum SequentialKernels {
-    /// Batch norm folded as `Ops.batchNorm` folds it: `α = weight/√(var + eps)`, `β = bias − mean·α`.
-    static func foldBatchNorm(mean: Tensor, variance: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -> (scale: [Float], shift: [Float]) {
-        let m = mean.floats(), v = variance.floats()
-        let w = weight?.floats(), b = bias?.floats()
-        var alpha = [Float](repeating: 0, count: m.count), beta = [Float](repeating: 0, count: m.count)
-        for i in 0..<m.count {
-            let invstd = 1 / (v[i] + eps).squareRoot()
-            alpha[i] = (w?[i] ?? 1) * invstd
-            beta[i] = (b?[i] ?? 0) - m[i] * alpha[i]
-        }
-        return (alpha, beta)
-    }
-
     /// `x ← act(x·scale[c] + shift[c])` over dim 1 of an owned contiguous f32 tensor.
     static func affineActivationInPlace(_ x: Tensor, scale: [Float], shift: [Float], activation act: Activation) throws {
         guard x.rank >= 2, scale.count == x.shape[1], shift.count == x.shape[1] else {

@@ -43,13 +43,7 @@ public enum StyleGANv1TensorFlowMapper: CheckpointMapper {
         // Unsupported build options would change the graph, not just the numbers: refuse them by name.
         guard try net.bool("use_styles", default: true) else { throw net.error("use_styles=False is not supported") }
         guard try net.bool("const_input_layer", default: true) else { throw net.error("const_input_layer=False is not supported") }
-        // Progressive growing: at lod 0 only the final ToRGB is used; a fractional lod would blend two of them.
-        for path in ["lod", "synthesis.lod"] {
-            if let lod = net.scalar(path), lod != 0 {
-                throw ModelError("lod is \(lod): only fully grown networks (lod 0) are supported", file: net.checkpoint.path,
-                                 location: TFNetworkPickle.prefix + path)
-            }
-        }
+        try net.requireFullyGrown()
         let resolutions = net.blockResolutions
         guard resolutions.first == 4, let resolution = resolutions.last,
               resolutions.enumerated().allSatisfy({ $0.element == 4 << $0.offset }) else {

@@ -55,6 +55,17 @@ struct TFNetworkPickle {
         return out.sorted()
     }
 
+    /// Refuses progressively grown networks that are not at lod 0: there only the final ToRGB is used, a
+    /// fractional lod would blend two of them.
+    func requireFullyGrown() throws {
+        for path in ["lod", "synthesis.lod"] {
+            if let lod = scalar(path), lod != 0 {
+                throw ModelError("lod is \(lod): only fully grown networks (lod 0) are supported", file: checkpoint.path,
+                                 location: Self.prefix + path)
+            }
+        }
+    }
+
     /// Count of consecutive `mapping.Dense{i}.weight` variables from 0.
     var mappingLayerCount: Int {
         var n = 0

@@ -34,7 +34,7 @@ public enum StyleGAN2NVLabsMapper: CheckpointMapper {
             if let v = synthesisKwargs?[key], v != .null { return v }
             return nil
         }
-        let reader = StyleGAN2ShapeReader(store: store, file: checkpoint.path, shape: { store[p + $0]?.shape })
+        let reader = StyleGAN2ShapeReader(file: checkpoint.path, shape: { store[p + $0]?.shape })
         let filter = kw("resample_filter")?.arrayValue?.compactMap(\.doubleValue).map { Float($0) }
         let config = try reader.config(architecture: kw("architecture")?.stringValue,
                                        convClamp: kw("conv_clamp")?.doubleValue.map { Float($0) },

@@ -55,7 +55,7 @@ public enum StyleGAN2RosinalityMapper: CheckpointMapper {
             guard let (name, _) = rosinalityName(canonical, prefix: p, store: store), store[name] != nil else { return nil }
             return name
         }
-        let reader = StyleGAN2ShapeReader(store: store, file: checkpoint.path, shape: { canonical in
+        let reader = StyleGAN2ShapeReader(file: checkpoint.path, shape: { canonical in
             guard let name = resolveName(canonical), let t = store[name] else { return nil }
             // Shapes in canonical form: drop rosinality's leading unit axes.
             switch canonical {

@@ -3,7 +3,6 @@ import TensorStore
 
 /// Reading a StyleGAN2 configuration off tensor shapes (shared by the NVlabs and rosinality mappers).
 struct StyleGAN2ShapeReader {
-    let store: TensorStore
     let file: String
     /// Canonical name → shape in the source, given by the mapper's resolver.
     let shape: (String) -> [Int]?

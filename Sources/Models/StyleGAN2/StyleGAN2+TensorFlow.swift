@@ -26,7 +26,7 @@ public enum StyleGAN2TensorFlowMapper: CheckpointMapper {
         try checkSupported(net)
         let table = try resolutionTable(net)
         let store = checkpoint.tensors
-        let reader = StyleGAN2ShapeReader(store: store, file: checkpoint.path, shape: { name in
+        let reader = StyleGAN2ShapeReader(file: checkpoint.path, shape: { name in
             guard let r = table[name] else { return nil }
             if let v = r.value { return v.shape }
             guard let raw = r.rawName, let t = store[raw] else { return nil }
@@ -78,12 +78,7 @@ public enum StyleGAN2TensorFlowMapper: CheckpointMapper {
             throw net.error("\(key)='\(try net.string(key, default: "lrelu"))' is not supported (lrelu only)")
         }
         guard try net.bool("normalize_latents", default: true) else { throw net.error("normalize_latents=False is not supported") }
-        for path in ["lod", "synthesis.lod"] {
-            if let lod = net.scalar(path), lod != 0 {
-                throw ModelError("lod is \(lod): only fully grown networks (lod 0) are supported", file: net.checkpoint.path,
-                                 location: TFNetworkPickle.prefix + path)
-            }
-        }
+        try net.requireFullyGrown()
     }
 
     /// Canonical (NVlabs PyTorch) name → TF variable and transform.
@@ -97,11 +92,9 @@ public enum StyleGAN2TensorFlowMapper: CheckpointMapper {
         func raw(_ canonical: String, _ tf: String, _ t: ParameterTransform = .identity) {
             if net.has(tf) { table[canonical] = .raw(p + tf, t) }
         }
-        var i = 0
-        while net.has("mapping.Dense\(i).weight") {
+        for i in 0..<net.mappingLayerCount {
             raw("mapping.fc\(i).weight", "mapping.Dense\(i).weight", dense)
             raw("mapping.fc\(i).bias", "mapping.Dense\(i).bias")
-            i += 1
         }
         raw("mapping.label_concat.weight", "mapping.LabelConcat.weight")
         raw("mapping.embed.weight", "mapping.LabelEmbed.weight", dense)
