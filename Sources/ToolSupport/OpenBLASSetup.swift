@@ -25,10 +25,8 @@ public enum OpenBLASSetup {
     public static func ensureFastCore() {
         let env = ProcessInfoLite.environment
         if let first = env["GANKIT_OPENBLAS_REEXEC"] {
-            if env["OPENBLAS_CORETYPE"] != nil && first != "-" {
-                origin = "set by gan-kit (OpenBLAS autodetected \(first))"
-            } else if first == "-" && env["OPENBLAS_CORETYPE"] != nil {
-                origin = "set by OPENBLAS_CORETYPE in the environment"
+            if env["OPENBLAS_CORETYPE"] != nil {
+                origin = first == "-" ? "set by OPENBLAS_CORETYPE in the environment" : "set by gan-kit (OpenBLAS autodetected \(first))"
             }
             return
         }

@@ -90,18 +90,3 @@ struct NormActivationTests {
         expectClose(try Ops.avgPool2d(a["x"], kernel: 2), try a["out"], "avg_pool2d")
     }
 }
-
-@Suite("Vectorisable exp")
-struct FastExpTests {
-    @Test func fastExpIsWithinTwoUlp() {
-        var worst: Float = 0
-        var x: Float = -87
-        while x < 88 {
-            let e = expf(x), f = fastExp(x)
-            worst = max(worst, abs(f - e) / e.ulp)
-            x += 0.0137
-        }
-        #expect(worst <= 2, "worst error \(worst) ulp")
-        #expect(fastExp(-.infinity) < 1e-37 && fastExp(0) == 1)
-    }
-}

@@ -22,7 +22,7 @@ extension Ops {
         try require(up >= 1 && down >= 1, op, "up \(up) and down \(down) must be ≥ 1")
         let (o, ig, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
         let fw = filter.map { $0.rank == 2 ? $0.shape[1] : $0.shape[0] } ?? 1
-        let fh = filter.map { $0.rank == 2 ? $0.shape[0] : $0.shape[0] } ?? 1
+        let fh = filter?.shape[0] ?? 1
         var px0 = padding, px1 = padding, py0 = padding, py1 = padding
         if up > 1 {
             px0 += (fw + up - 1) / 2; px1 += (fw - up) / 2
@@ -62,11 +62,8 @@ extension Ops {
         if px0 == px1 && py0 == py1 && px0 >= 0 && py0 >= 0 {
             return try conv2d(x, weight: w, padding: Padding2D(h: py0, w: px0), groups: groups)
         }
-        var y = try upfirdn2d(x, filter: up > 1 ? filter : nil, up: Size2(up), padding: pads, flipFilter: flipFilter,
-                              gain: Float(up * up))
-        y = try conv2d(y, weight: w, groups: groups)
-        if down > 1 { y = try fir(y, down: down, .zero) }
-        return y
+        // up == down == 1 here: pad (or crop) unevenly, then convolve.
+        return try conv2d(upfirdn2d(x, filter: nil, padding: pads), weight: w, groups: groups)
     }
 
     /// The kernel flipped along both spatial axes (`w.flip([2, 3])`).

@@ -64,7 +64,7 @@ extension Ops {
                         let packed = buf + rows * cols
                         for s in 0..<nb {
                             for i in 0..<cig {
-                                (packed + i * cols + s * inPlane).update(from: xi.base + ((b0 + s) * cin + i) * inPlane, count: inPlane)
+                                (packed + i * cols + s * inPlane).update(from: xi.base + ((b0 + s) * cin + g * cig + i) * inPlane, count: inPlane)
                             }
                         }
                         xg = UnsafePointer(packed)
