@@ -30,14 +30,12 @@ public enum OpenBLASSetup {
             }
             return
         }
+        // A user's OPENBLAS_CORETYPE is reported as theirs even when the automatic setup is switched off.
+        let userCore = env["OPENBLAS_CORETYPE"] != nil
+        if userCore { origin = "set by OPENBLAS_CORETYPE in the environment" }
         if env["GANKIT_OPENBLAS_AUTO"] == "0" { return }
         let current = BLASRuntime.coreName
-        var core: String? = nil
-        if env["OPENBLAS_CORETYPE"] != nil {
-            origin = "set by OPENBLAS_CORETYPE in the environment"
-        } else {
-            core = BLASRuntime.recommendedSwitch(environment: env, currentCore: current, flags: BLASRuntime.cpuFlags())
-        }
+        let core = userCore ? nil : BLASRuntime.recommendedSwitch(environment: env, currentCore: current, flags: BLASRuntime.cpuFlags())
         let needTimeout = env["OPENBLAS_THREAD_TIMEOUT"] == nil
         if core == nil && !needTimeout { return }
         if let core { setenv("OPENBLAS_CORETYPE", core, 1) }
