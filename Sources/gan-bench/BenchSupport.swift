@@ -6,13 +6,7 @@ enum BenchSupport {
     /// Runs `python` (a path, or a name looked up on PATH) with `arguments`, two math threads as our side
     /// uses, and returns its standard output. A non-zero exit is an error naming what failed.
     static func runPython(_ python: String, _ arguments: [String], what: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python.contains("/") ? python : "/usr/bin/env")
-        process.arguments = python.contains("/") ? arguments : [python] + arguments
-        var env = ProcessInfo.processInfo.environment
-        env["OMP_NUM_THREADS"] = "2"
-        env["MKL_NUM_THREADS"] = "2"
-        process.environment = env
+        let process = pythonProcess(python, arguments)
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -23,6 +17,19 @@ enum BenchSupport {
         }
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// A process (not started) running `python` (a path, or a name looked up on PATH) with `arguments` and two
+    /// math threads, as our side uses.
+    static func pythonProcess(_ python: String, _ arguments: [String]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python.contains("/") ? python : "/usr/bin/env")
+        process.arguments = python.contains("/") ? arguments : [python] + arguments
+        var env = ProcessInfo.processInfo.environment
+        env["OMP_NUM_THREADS"] = "2"
+        env["MKL_NUM_THREADS"] = "2"
+        process.environment = env
+        return process
+    }
 }
 
 /// The median (upper middle for even counts); NaN for no samples.
@@ -32,3 +39,9 @@ func median(_ xs: [Double]) -> Double {
 }
 
 func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
+
+/// A JSON number with `digits` decimals, or `null` when missing or not finite.
+func jsonNumber(_ v: Double?, _ digits: Int) -> String {
+    guard let v, v.isFinite else { return "null" }
+    return String(format: "%.\(digits)f", v)
+}

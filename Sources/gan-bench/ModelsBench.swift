@@ -132,7 +132,10 @@ struct ModelsBench: ParsableCommand {
             let loaded = try GeneratorLoader.load(path: checkpoint)
             let generator = loaded.generator
             let inputs = Self.inputs(for: model, zDim: generator.zDim, cDim: generator.cDim)
-            let (ms, cpuMs) = try Self.medianMs(runs: runs, warmup: warmup) { _ = try generator.generate(inputs) }
+            let (wall, cpu) = try OpsBenchRunner.median(minRuns: runs, minSeconds: 0, warmup: warmup) {
+                _ = try generator.generate(inputs)
+            }
+            let (ms, cpuMs) = (wall * 1e3, cpu * 1e3)
             var layerTimes: [(String, Double)] = []
             if layers {
                 let sink = LayerTimer()
@@ -178,20 +181,6 @@ struct ModelsBench: ParsableCommand {
         return GeneratorInputs(z: z, c: c, truncation: model.truncation)
     }
 
-    /// Median wall and process-CPU milliseconds per call (CPU time shows the cost when other processes share the cores).
-    static func medianMs(runs: Int, warmup: Int, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
-        for _ in 0..<warmup { try body() }
-        var times: [Double] = [], cpu: [Double] = []
-        for _ in 0..<runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds, c0 = OpsBenchRunner.cpuNow()
-            try body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-            cpu.append((OpsBenchRunner.cpuNow() - c0) * 1e3)
-        }
-        times.sort(); cpu.sort()
-        return (times[times.count / 2], cpu[cpu.count / 2])
-    }
-
     /// Wall time between consecutive trace records: the cost of each traced layer (the first includes the input).
     final class LayerTimer: TraceSink {
         private var last = DispatchTime.now().uptimeNanoseconds
@@ -208,10 +197,7 @@ struct ModelsBench: ParsableCommand {
         }
 
         func medians() -> [(String, Double)] {
-            order.map { name in
-                let xs = samples[name, default: []].sorted()
-                return (name, xs.isEmpty ? 0 : xs[xs.count / 2])
-            }
+            order.map { name in (name, median(samples[name, default: []])) }
         }
     }
 
@@ -233,13 +219,9 @@ struct ModelsBench: ParsableCommand {
     private func fmtCount(_ n: Int) -> String { n >= 1_000_000 ? String(format: "%.1fM", Double(n) / 1e6) : "\(n)" }
 
     private func jsonObject(_ r: Row) -> String {
-        func num(_ v: Double?, _ digits: Int) -> String {
-            guard let v, v.isFinite else { return "null" }
-            return String(format: "%.\(digits)f", v)
-        }
         let params = "{\"batch\": \(r.model.batch), \"resolution\": \(r.model.resolution), \"parameters\": \(r.parameters)}"
-        return "{\"model\": \"\(r.model.name)\", \"params\": \(params), \"ms\": \(num(r.ms, 3)), \"cpu_ms\": \(num(r.cpuMs, 3)), "
-            + "\"torch_ms\": \(num(r.torchMs, 3)), \"torch_cpu_ms\": \(num(r.torchCpuMs, 3)), \"ratio\": \(num(r.torchMs.map { $0 / r.ms }, 3))}"
+        return "{\"model\": \"\(r.model.name)\", \"params\": \(params), \"ms\": \(jsonNumber(r.ms, 3)), \"cpu_ms\": \(jsonNumber(r.cpuMs, 3)), "
+            + "\"torch_ms\": \(jsonNumber(r.torchMs, 3)), \"torch_cpu_ms\": \(jsonNumber(r.torchCpuMs, 3)), \"ratio\": \(jsonNumber(r.torchMs.map { $0 / r.ms }, 3))}"
     }
 
     // MARK: Checkpoints without torch

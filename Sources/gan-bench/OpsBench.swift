@@ -49,22 +49,19 @@ struct OpsBench: ParsableCommand {
             if json {
                 var fields = ["\"op\": \"\(c.op)\"",
                               "\"params\": {" + c.params.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}",
-                              "\"ms\": \(fmt(ms, 4))", "\"gflops\": \(fmt(gflops, 2))", "\"gbps\": \(fmt(gbps, 2))", "\"cpu_ms\": \(fmt(cpu * 1e3, 4))"]
-                if let t { fields += ["\"torch_ms\": \(fmt(t, 4))", "\"ratio\": \(fmt(t / ms, 3))"] }
+                              "\"ms\": \(jsonNumber(ms, 4))", "\"gflops\": \(jsonNumber(gflops, 2))", "\"gbps\": \(jsonNumber(gbps, 2))", "\"cpu_ms\": \(jsonNumber(cpu * 1e3, 4))"]
+                if let t { fields += ["\"torch_ms\": \(jsonNumber(t, 4))", "\"ratio\": \(jsonNumber(t / ms, 3))"] }
                 rows.append("  {" + fields.joined(separator: ", ") + "}")
             } else {
                 var line = c.key.padding(toLength: 78, withPad: " ", startingAt: 0)
-                    + " " + fmt(ms, 3).leftPad(10) + " ms " + fmt(gflops, 1).leftPad(8) + " GFLOP/s " + fmt(gbps, 2).leftPad(7) + " GB/s  cpu " + fmt(cpu * 1e3, 3).leftPad(9) + " ms"
-                if let t { line += "   torch " + fmt(t, 3).leftPad(9) + " ms  ×" + fmt(t / ms, 2) }
+                    + " " + jsonNumber(ms, 3).leftPad(10) + " ms " + jsonNumber(gflops, 1).leftPad(8) + " GFLOP/s " + jsonNumber(gbps, 2).leftPad(7) + " GB/s  cpu " + jsonNumber(cpu * 1e3, 3).leftPad(9) + " ms"
+                if let t { line += "   torch " + jsonNumber(t, 3).leftPad(9) + " ms  ×" + jsonNumber(t / ms, 2) }
                 print(line)
             }
         }
         if json { print("[\n" + rows.joined(separator: ",\n") + "\n]") }
     }
 
-    private func fmt(_ v: Double, _ digits: Int) -> String {
-        v.isFinite ? String(format: "%.\(digits)f", v) : "null"
-    }
 }
 
 private extension String {

@@ -31,11 +31,12 @@ enum OpsBenchRunner {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// Median wall seconds of `body` after one warm-up call (at least `minRuns` runs and about `minSeconds`
+    /// Median wall seconds of `body` after `warmup` untimed calls (at least `minRuns` runs and about `minSeconds`
     /// in total), and the median process CPU seconds per call — on a shared machine the CPU time shows what
     /// the op costs when other processes take the cores.
-    static func median(minRuns: Int, minSeconds: Double, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
-        try body()
+    static func median(minRuns: Int, minSeconds: Double, warmup: Int = 1,
+                       _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
+        for _ in 0..<warmup { try body() }
         var times: [Double] = [], cpu: [Double] = []
         let start = now()
         while times.count < minRuns || (now() - start < minSeconds && times.count < 200) {
@@ -44,8 +45,7 @@ enum OpsBenchRunner {
             times.append(now() - t0)
             cpu.append(cpuNow() - c0)
         }
-        times.sort(); cpu.sort()
-        return (times[times.count / 2], cpu[cpu.count / 2])
+        return (gan_bench.median(times), gan_bench.median(cpu))
     }
 
     /// Like `median`, but alternating with `other` (seconds per call, timed by the other side) in blocks of
@@ -75,8 +75,7 @@ enum OpsBenchRunner {
                 block += dt; otherTotal += dt
             } while block < 0.1 && others.count < 200
         }
-        times.sort(); cpu.sort(); others.sort()
-        return (times[times.count / 2], cpu[cpu.count / 2], others[others.count / 2])
+        return (gan_bench.median(times), gan_bench.median(cpu), gan_bench.median(others))
     }
 
     /// Uniform values in [−scale, scale) from a fixed-seed xorshift (fast: the system generator makes a

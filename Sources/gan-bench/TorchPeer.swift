@@ -8,7 +8,7 @@ import TensorStore
 /// Protocol (one line each way): we send `index\n`, it runs case `index` once and answers its wall milliseconds.
 /// A case's inputs are built on its first request, and the previous case's are dropped.
 final class TorchPeer {
-    private let process = Process()
+    private let process: Process
     private let input = Pipe(), output = Pipe()
     private var buffer = Data()
     private let python: String
@@ -17,12 +17,7 @@ final class TorchPeer {
         self.python = python
         let path = NSTemporaryDirectory() + "gan-bench-ops-\(getpid()).py"
         try script.write(toFile: path, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: python.contains("/") ? python : "/usr/bin/env")
-        process.arguments = python.contains("/") ? [path] : [python, path]
-        var env = ProcessInfo.processInfo.environment
-        env["OMP_NUM_THREADS"] = "2"
-        env["MKL_NUM_THREADS"] = "2"
-        process.environment = env
+        process = BenchSupport.pythonProcess(python, [path])
         process.standardInput = input
         process.standardOutput = output
         try process.run()
