@@ -98,7 +98,7 @@ struct ModelsBench: ParsableCommand {
         }
         if !json { print("OpenBLAS \(BLASRuntime.coreName), \(Parallel.coreCount) cores; median of \(runs) runs after \(warmup) warm-up") }
         var rows: [Row] = []
-        for model in Self.models where filter.map({ model.key.contains($0.lowercased()) || model.name.lowercased().contains($0.lowercased()) }) ?? true {
+        for model in Self.models where filter.map({ model.name.lowercased().contains($0.lowercased()) }) ?? true {
             let folder = base + "/" + model.key
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             // 1. The checkpoint (and, with torch, the reference time — measured first, while our threads are idle).
@@ -163,7 +163,7 @@ struct ModelsBench: ParsableCommand {
     /// A checkpoint an earlier `--keep` run left in `folder`.
     static func keptCheckpoint(_ model: Model, folder: String) -> String? {
         let names = ["dcgan-64.pth", "dcgan-64.safetensors", "stylegan2-256.pkl", "stylegan3-256.pkl", "pytorch_model.bin"]
-        let prefix = model.key == "biggan" ? "pytorch_model" : model.key == "dcgan" ? "dcgan" : model.key
+        let prefix = model.key == "biggan" ? "pytorch_model" : model.key
         return names.filter { $0.hasPrefix(prefix) }.map { folder + "/" + $0 }.first { FileManager.default.fileExists(atPath: $0) }
     }
 

@@ -178,7 +178,7 @@ enum OpsBenchRunner {
         }
 
         // upfirdn2d (StyleGAN2 skip upsample, post-up-conv blur, StyleGAN3 12-tap separable up).
-        func upfirdn(_ name: String, c: Int, h: Int, taps: [Float], twoD: Bool, up: Int, down: Int, pad: Padding2D, gain: Float) {
+        func upfirdn(c: Int, h: Int, taps: [Float], twoD: Bool, up: Int, down: Int, pad: Padding2D, gain: Float) {
             guard want("upfirdn2d") else { return }
             let x = random([1, c, h, h])
             let f1 = taps.map { $0 / taps.reduce(0, +) }
@@ -195,14 +195,13 @@ enum OpsBenchRunner {
                R=\(torchRand); x=R(1,\(c),\(h),\(h)); f=torch.tensor(\(tapsPy)); f=f/f.sum()
                f=f.ger(f) if \(twoD ? "True" : "False") else f
                """, torchCall: "upfirdn2d_ref(x, f, (\(up),\(up)), (\(down),\(down)), (\(pad.left),\(pad.right),\(pad.top),\(pad.bottom)), False, \(gain))"))
-            _ = name
         }
         let kaiser12: [Float] = [0.0089, 0.0404, 0.1044, 0.1966, 0.2940, 0.3615, 0.3615, 0.2940, 0.1966, 0.1044, 0.0404, 0.0089]
-        upfirdn("sg2_upsample", c: 256, h: 128, taps: [1, 3, 3, 1], twoD: true, up: 2, down: 1,
-                pad: Padding2D(x0: 2, x1: 1, y0: 2, y1: 1), gain: 4)
-        upfirdn("sg2_blur", c: 512, h: 65, taps: [1, 3, 3, 1], twoD: true, up: 1, down: 1, pad: Padding2D(1), gain: 4)
-        upfirdn("sg3_up", c: 512, h: 52, taps: kaiser12, twoD: false, up: 2, down: 1, pad: Padding2D(x0: 9, x1: 8, y0: 9, y1: 8), gain: 4)
-        upfirdn("sg3_down", c: 512, h: 104, taps: kaiser12, twoD: false, up: 1, down: 2, pad: .zero, gain: 1)
+        // StyleGAN2 upsample and blur, StyleGAN3 up and down.
+        upfirdn(c: 256, h: 128, taps: [1, 3, 3, 1], twoD: true, up: 2, down: 1, pad: Padding2D(x0: 2, x1: 1, y0: 2, y1: 1), gain: 4)
+        upfirdn(c: 512, h: 65, taps: [1, 3, 3, 1], twoD: true, up: 1, down: 1, pad: Padding2D(1), gain: 4)
+        upfirdn(c: 512, h: 52, taps: kaiser12, twoD: false, up: 2, down: 1, pad: Padding2D(x0: 9, x1: 8, y0: 9, y1: 8), gain: 4)
+        upfirdn(c: 512, h: 104, taps: kaiser12, twoD: false, up: 1, down: 2, pad: .zero, gain: 1)
 
         if want("filtered_lrelu") {  // StyleGAN3 synthesis layer: 52 → up 2 → lrelu → down 2 → 50, 12-tap filters, clamp 256
             let (c, h) = (512, 52)
