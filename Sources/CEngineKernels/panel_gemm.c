@@ -140,3 +140,164 @@ int ek_panel_gemm(long m, long n, long k, float alpha, const float *a, long lda,
     (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)panels; (void)c; (void)ldc; (void)rowScale;
     return 0;
 }
+
+// ---------------------------------------------------------------- blocked GEMM
+// C = alpha·op(A)·op(B) + beta·C on one thread, Goto-style with the roles arranged for a broadcast kernel: for
+// each KC-deep slab, A is packed into 12-row micro-panels (each stays in L1 while it sweeps the B block) and B
+// into 32-column panels of at most NC columns (the block stays in L2 and streams through the kernel). Callers
+// split C between threads by rows or columns; each element's sum runs in the same order however C is split.
+#define BG_KC 256
+#define BG_NC 512
+
+// Packed A of m rows: whole micro-panels, rounded to a cache line so the B block after it stays aligned.
+static long bg_panel_floats(long m, long kc) { return ((m + PG_ROWS - 1) / PG_ROWS * PG_ROWS * kc + 15) / 16 * 16; }
+
+long ek_gemm_scratch_floats(long m, long n, long k) {
+    long kc = k < BG_KC ? k : BG_KC, nc = n < BG_NC ? n : BG_NC;
+    return bg_panel_floats(m, kc) + (nc + PG_COLS - 1) / PG_COLS * PG_COLS * kc + PG_ROWS * PG_COLS;
+}
+
+#ifdef PG_X86
+// 16 × 16 transpose in registers: r[c] (row c) becomes r[q] (column q).
+__attribute__((target("avx512f"), always_inline))
+static inline void transpose16_regs(__m512 *r) {
+    __m512 t[16];
+    for (int c = 0; c < 16; c += 2) {
+        t[c] = _mm512_unpacklo_ps(r[c], r[c + 1]);
+        t[c + 1] = _mm512_unpackhi_ps(r[c], r[c + 1]);
+    }
+    for (int c = 0; c < 16; c += 4) {
+        r[c] = _mm512_shuffle_ps(t[c], t[c + 2], 0x44);
+        r[c + 1] = _mm512_shuffle_ps(t[c], t[c + 2], 0xEE);
+        r[c + 2] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0x44);
+        r[c + 3] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0xEE);
+    }
+    for (int q = 0; q < 16; q += 8) {
+        for (int s = 0; s < 4; s++) {
+            t[q / 2 + s] = _mm512_shuffle_f32x4(r[q + s], r[q + 4 + s], 0x88);
+            t[q / 2 + 8 + s] = _mm512_shuffle_f32x4(r[q + s], r[q + 4 + s], 0xDD);
+        }
+    }
+    for (int s = 0; s < 4; s++) {
+        r[s] = _mm512_shuffle_f32x4(t[s], t[4 + s], 0x88);
+        r[8 + s] = _mm512_shuffle_f32x4(t[s], t[4 + s], 0xDD);
+        r[4 + s] = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0x88);
+        r[12 + s] = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0xDD);
+    }
+}
+
+// One micro-panel: dst[p*12 + r] = A(r, p) for r < rows (zero above), p < kc. Row-major A goes through 16 × 16
+// register transposes; transposed A (A(r, p) = a[p*lda + r]) is already in panel order.
+__attribute__((target("avx512f")))
+static void blocked_pack_a(float *dst, const float *a, long lda, int transposed, long rows, long kc) {
+    if (transposed) {
+        __mmask16 rm = (__mmask16)((1u << rows) - 1);
+        for (long p = 0; p < kc; p++)
+            _mm512_mask_storeu_ps(dst + p * PG_ROWS, 0x0FFF, _mm512_maskz_loadu_ps(rm, a + p * lda));
+        return;
+    }
+    for (long p0 = 0; p0 < kc; p0 += 16) {
+        long kp = kc - p0 < 16 ? kc - p0 : 16;
+        __mmask16 km = kp == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kp) - 1);
+        __m512 v[16];
+        for (int r = 0; r < 16; r++)
+            v[r] = r < rows ? _mm512_maskz_loadu_ps(km, a + r * lda + p0) : _mm512_setzero_ps();
+        transpose16_regs(v);
+        // 12 lanes per step; the masked stores overlap nothing past the panel.
+        for (int q = 0; q < 16; q++)
+            if (q < kp) _mm512_mask_storeu_ps(dst + (p0 + q) * PG_ROWS, 0x0FFF, v[q]);
+    }
+}
+
+// The 12 × 32 tile: A from its packed micro-panel (broadcasts, L1), B from its panel (two vectors per step, L2,
+// prefetched 8 steps ahead). beta = 0 never reads C.
+__attribute__((target("avx512f")))
+static inline void blocked_tile_512(long kc, const float *ap, const float *bp, float *c, long ldc, float alpha,
+                                    float beta) {
+    __m512 c0[PG_ROWS], c1[PG_ROWS];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < PG_ROWS; i++) {
+        c0[i] = _mm512_setzero_ps();
+        c1[i] = _mm512_setzero_ps();
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
+    }
+#pragma clang loop unroll_count(4)
+    for (long p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+        _mm_prefetch((const char *)(bp + 8 * PG_COLS), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bp + 8 * PG_COLS + 16), _MM_HINT_T0);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < PG_ROWS; i++) {
+            __m512 ai = _mm512_set1_ps(ap[i]);
+            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+        }
+        ap += PG_ROWS;
+        bp += PG_COLS;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < PG_ROWS; i++) {
+        __m512 r0 = _mm512_mul_ps(c0[i], va), r1 = _mm512_mul_ps(c1[i], va);
+        if (beta != 0) {
+            r0 = _mm512_fmadd_ps(_mm512_loadu_ps(c + i * ldc), vb, r0);
+            r1 = _mm512_fmadd_ps(_mm512_loadu_ps(c + i * ldc + 16), vb, r1);
+        }
+        _mm512_storeu_ps(c + i * ldc, r0);
+        _mm512_storeu_ps(c + i * ldc + 16, r1);
+    }
+}
+
+__attribute__((target("avx512f")))
+static void blocked_gemm_512(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                             const float *b, long ldb, float beta, float *c, long ldc, float *scratch) {
+    long kcMax = k < BG_KC ? k : BG_KC;
+    float *apanel = scratch, *bblock = scratch + bg_panel_floats(m, kcMax);
+    long ncMax = n < BG_NC ? n : BG_NC;
+    float *edge = bblock + (ncMax + PG_COLS - 1) / PG_COLS * PG_COLS * kcMax;
+    for (long pc = 0; pc < k; pc += BG_KC) {
+        long kc = k - pc < BG_KC ? k - pc : BG_KC;
+        float bt = pc == 0 ? beta : 1;
+        for (long ir = 0; ir < m; ir += PG_ROWS) {
+            long rows = m - ir < PG_ROWS ? m - ir : PG_ROWS;
+            blocked_pack_a(apanel + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
+        }
+        for (long jc = 0; jc < n; jc += BG_NC) {
+            long nc = n - jc < BG_NC ? n - jc : BG_NC;
+            ek_panel_pack(bblock, transB ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, kc, nc, transB);
+            for (long ir = 0; ir < m; ir += PG_ROWS) {
+                long rows = m - ir < PG_ROWS ? m - ir : PG_ROWS;
+                const float *ap = apanel + ir * kc;
+                for (long jr = 0; jr < nc; jr += PG_COLS) {
+                    long w = nc - jr < PG_COLS ? nc - jr : PG_COLS;
+                    float *cp = c + ir * ldc + jc + jr;
+                    if (rows == PG_ROWS && w == PG_COLS) {
+                        blocked_tile_512(kc, ap, bblock + jr * kc, cp, ldc, alpha, bt);
+                        continue;
+                    }
+                    // Edge tile: computed whole into scratch, only its valid part merged into C.
+                    blocked_tile_512(kc, ap, bblock + jr * kc, edge, PG_COLS, alpha, 0);
+                    for (long r = 0; r < rows; r++)
+                        for (long q = 0; q < w; q++)
+                            cp[r * ldc + q] = edge[r * PG_COLS + q] + (bt != 0 ? bt * cp[r * ldc + q] : 0);
+                }
+            }
+        }
+    }
+}
+#endif
+
+int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
+            long ldb, float beta, float *c, long ldc, float *scratch) {
+#ifdef PG_X86
+    if (ek_kernel_level() == 3) {
+        if (m > 0 && n > 0 && k > 0)
+            blocked_gemm_512(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
+        return 1;
+    }
+#endif
+    (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)b; (void)ldb;
+    (void)beta; (void)c; (void)ldc; (void)scratch;
+    return 0;
+}

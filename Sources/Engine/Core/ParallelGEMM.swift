@@ -1,9 +1,11 @@
 import CCBLAS
+import CEngineKernels
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// How the engine threads GEMMs.
+/// How the engine threads OpenBLAS GEMMs (on AVX-512 CPUs `parallelSgemm` and `threadedSgemm` run the engine's
+/// own `blockedSgemm` instead, which does not depend on OpenBLAS' thread count).
 ///
 /// Small and medium GEMMs run on one OpenBLAS thread each, several at once on `Parallel` workers (each with its
 /// own cache-hot im2col tile). A single large GEMM instead runs on OpenBLAS' own threads: they share one packed
@@ -33,12 +35,16 @@ func isWideGEMM(m: Int, n: Int, k: Int) -> Bool {
     Parallel.coreCount > 1 && Double(m) * Double(n) * Double(k) >= BLASThreading.wideWork && m >= 32 && n >= 32
 }
 
-/// Row-major SGEMM on all cores through OpenBLAS' own threading (for one large product).
+/// Row-major SGEMM on all cores for one large product: the blocked GEMM, else OpenBLAS' own threading.
 @usableFromInline
 func threadedSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     _ = BLASThreading.pinned
+    if blockedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: beta, c: c, ldc: ldc, parts: Parallel.coreCount) {
+        return
+    }
     if m == 0 || n == 0 || k == 0 {
         blasSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                   beta: beta, c: c, ldc: ldc)
@@ -52,8 +58,9 @@ func threadedSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
     }
 }
 
-/// Row-major SGEMM on all cores: large products on OpenBLAS' threads, mid-size ones split by output rows or
-/// columns (whichever is longer) into single-threaded calls, small ones inline.
+/// Row-major SGEMM on all cores: the blocked GEMM cut into one piece per core (one piece for small products);
+/// without it, large products on OpenBLAS' threads, mid-size ones split by output rows or columns (whichever is
+/// longer) into single-threaded calls, small ones inline.
 @usableFromInline
 func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -61,6 +68,11 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
     _ = BLASThreading.pinned
     let cores = Parallel.coreCount
     let work = Double(m) * Double(n) * Double(k)
+    let parts = cores == 1 || work < 2_000_000 || (m < 32 && n < 32) ? 1 : cores
+    if blockedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: beta, c: c, ldc: ldc, parts: parts) {
+        return
+    }
     if isWideGEMM(m: m, n: n, k: k) {
         threadedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
                       ldb: ldb, beta: beta, c: c, ldc: ldc)
@@ -92,6 +104,51 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
                   c: c + i0 * ldc, ldc: ldc)
         }
     }
+}
+
+/// The engine's own blocked GEMM (`ek_gemm`, AVX-512): C split into `parts` pieces by columns (when n ≥ m) or
+/// rows, one single-threaded call per piece. Each piece packs its own operand blocks, so the split duplicates
+/// the packing of the operand it does not cut, and the shorter side is the one cut. Returns false where the
+/// kernel does not run (no AVX-512, `GANKIT_GEMM=openblas`, or an empty product), leaving C to the caller.
+@usableFromInline
+func blockedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+                  lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+                  parts: Int) -> Bool {
+    guard BlockedGEMM.enabled, m > 0, n > 0, k > 0 else { return false }
+    func run(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+             _ c: UnsafeMutablePointer<Float>) {
+        Scratch.withBuffer(ek_gemm_scratch_floats(m, n, k)) { scratch in
+            _ = ek_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch)
+        }
+    }
+    if parts <= 1 {
+        run(m, n, a, b, c)
+        return true
+    }
+    if n >= m {
+        // Whole 32-column panels per piece.
+        let piece = ((n + parts - 1) / parts + 31) / 32 * 32
+        Parallel.forEach((n + piece - 1) / piece) { p in
+            let j0 = p * piece, j1 = min(n, j0 + piece)
+            run(m, j1 - j0, a, transB ? b + j0 * ldb : b + j0, c + j0)
+        }
+    } else {
+        // Whole 12-row micro-panels per piece.
+        let piece = ((m + parts - 1) / parts + 11) / 12 * 12
+        Parallel.forEach((m + piece - 1) / piece) { p in
+            let i0 = p * piece, i1 = min(m, i0 + piece)
+            run(i1 - i0, n, transA ? a + i0 : a + i0 * lda, b, c + i0 * ldc)
+        }
+    }
+    return true
+}
+
+/// Whether `blockedSgemm` runs: on AVX-512 CPUs unless `GANKIT_GEMM=openblas` (for comparisons).
+enum BlockedGEMM {
+    static let enabled: Bool = {
+        if let v = getenv("GANKIT_GEMM"), String(cString: v) == "openblas" { return false }
+        return ek_kernel_level() == 3
+    }()
 }
 
 /// A pthread read-write lock: many shared holders or one exclusive holder.

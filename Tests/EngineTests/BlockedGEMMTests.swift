@@ -1,0 +1,81 @@
+import Testing
+@testable import Engine
+
+/// The engine's blocked GEMM against a double-precision product, on shapes that reach every edge: partial
+/// 12-row and 32-column tiles, a KC slab remainder (k > 256), an NC block remainder (n > 512), and the split
+/// across threads by rows and by columns.
+@Suite("Blocked GEMM")
+struct BlockedGEMMTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let m: Int, n: Int, k: Int
+        var testDescription: String { "\(m)×\(n)×\(k)" }
+    }
+
+    static let shapes = [Case(m: 1, n: 1, k: 1), Case(m: 13, n: 33, k: 7), Case(m: 12, n: 32, k: 256),
+                         Case(m: 25, n: 70, k: 300), Case(m: 37, n: 545, k: 530), Case(m: 130, n: 40, k: 19)]
+
+    /// Row-major operands of op(A) (m × k) and op(B) (k × n), stored transposed when asked, with their strides.
+    static func operands(_ c: Case, transA: Bool, transB: Bool) -> (a: [Float], lda: Int, b: [Float], ldb: Int) {
+        var s: UInt32 = 12345
+        func next() -> Float { s = s &* 1_664_525 &+ 1_013_904_223; return Float(s >> 8) / Float(1 << 24) - 0.5 }
+        let a = (0..<(c.m * c.k)).map { _ in next() }, b = (0..<(c.k * c.n)).map { _ in next() }
+        return (a, transA ? c.m : c.k, b, transB ? c.k : c.n)
+    }
+
+    @Test(arguments: shapes, [(false, false), (true, false), (false, true), (true, true)])
+    func matchesDoublePrecision(shape c: Case, trans: (Bool, Bool)) throws {
+        let (transA, transB) = trans
+        let (a, lda, b, ldb) = Self.operands(c, transA: transA, transB: transB)
+        func av(_ i: Int, _ p: Int) -> Double { Double(transA ? a[p * lda + i] : a[i * lda + p]) }
+        func bv(_ p: Int, _ j: Int) -> Double { Double(transB ? b[j * ldb + p] : b[p * ldb + j]) }
+        let initial = (0..<(c.m * c.n)).map { Float($0 % 7) - 3 }
+        // beta = 0 must not read C (NaN there would show), beta ≠ 0 must scale it; parts 2 splits C.
+        for (alpha, beta, parts) in [(Float(1), Float(0), 1), (0.5, 1, 2), (-2, 0.25, 2), (1, 0, 3)] {
+            var out = beta == 0 ? [Float](repeating: .nan, count: c.m * c.n) : initial
+            let ran = a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        blockedSgemm(transA: transA, transB: transB, m: c.m, n: c.n, k: c.k, alpha: alpha,
+                                     a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb, beta: beta,
+                                     c: op.baseAddress!, ldc: c.n, parts: parts)
+                    }
+                }
+            }
+            guard BlockedGEMM.enabled else {
+                // Without AVX-512 the caller must fall back to BLAS: nothing is written.
+                #expect(!ran)
+                return
+            }
+            #expect(ran)
+            var worst = 0.0
+            for i in 0..<c.m {
+                for j in 0..<c.n {
+                    var sum = 0.0, mag = 0.0
+                    for p in 0..<c.k { sum += av(i, p) * bv(p, j); mag += abs(av(i, p) * bv(p, j)) }
+                    let want = Double(alpha) * sum + Double(beta) * Double(initial[i * c.n + j])
+                    let scale = abs(Double(alpha)) * mag + abs(Double(beta * initial[i * c.n + j])) + 1e-30
+                    worst = max(worst, abs(Double(out[i * c.n + j]) - want) / scale)
+                }
+            }
+            // Float32 sums of k products: error grows like k · 2⁻²⁴ relative to Σ|aᵢbᵢ| at worst.
+            #expect(worst < Double(c.k + 2) * 6e-8, "alpha \(alpha) beta \(beta) parts \(parts): \(worst)")
+        }
+    }
+
+    /// Splitting C between threads changes nothing: every element sums its products in the same order.
+    @Test func splitIsBitIdentical() throws {
+        for (c, transB) in [(Case(m: 100, n: 700, k: 600), false), (Case(m: 700, n: 100, k: 300), true)] {
+            let (a, lda, b, ldb) = Self.operands(c, transA: false, transB: transB)
+            var results: [[Float]] = []
+            for parts in [1, 2, 5] {
+                var out = [Float](repeating: 0, count: c.m * c.n)
+                let ran = blockedSgemm(transA: false, transB: transB, m: c.m, n: c.n, k: c.k, alpha: 1, a: a,
+                                       lda: lda, b: b, ldb: ldb, beta: 0, c: &out, ldc: c.n, parts: parts)
+                #expect(ran == BlockedGEMM.enabled)
+                if !ran { return }
+                results.append(out)
+            }
+            #expect(results[0] == results[1] && results[0] == results[2])
+        }
+    }
+}
