@@ -1,6 +1,7 @@
 // Panel GEMM: C = alpha · A · B (· a scale per row), A row-major and unpacked, B packed once into panels of 32
 // columns. Made for products with a short side that are repeated against the same B (attention: q·kᵀ with k = 64,
 // then p·v with n = 64), where OpenBLAS repacks B on every call and its per-call overhead is a large share.
+// Below it, the blocked GEMM (`ek_gemm`) for plain products, which packs A as well.
 #include "EngineKernels.h"
 #include <string.h>
 #if defined(__x86_64__)
@@ -14,13 +15,10 @@
 long ek_panel_floats(long k, long n) { return (n + PG_COLS - 1) / PG_COLS * PG_COLS * k; }
 
 #ifdef PG_X86
-// 16 × 16 block transpose: rows b[(j0 + c)*ldb + p0 ..< +16] for c < 16 become 16 panel rows of 16 values
-// (dst[r * PG_COLS + c] = b(j0 + c, p0 + r)). `kp` valid values per row (masked loads past k), `rows` valid rows.
-__attribute__((target("avx512f")))
-static void transpose16_512(float *dst, const float *b, long ldb, long rows, long kp) {
-    __mmask16 km = kp >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kp) - 1);
-    __m512 r[16], t[16];
-    for (int c = 0; c < 16; c++) r[c] = c < rows ? _mm512_maskz_loadu_ps(km, b + c * ldb) : _mm512_setzero_ps();
+// 16 × 16 transpose in registers: r[c] (row c) becomes r[q] (column q).
+__attribute__((target("avx512f"), always_inline))
+static inline void transpose16_regs(__m512 *r) {
+    __m512 t[16];
     for (int c = 0; c < 16; c += 2) {
         t[c] = _mm512_unpacklo_ps(r[c], r[c + 1]);
         t[c + 1] = _mm512_unpackhi_ps(r[c], r[c + 1]);
@@ -31,7 +29,6 @@ static void transpose16_512(float *dst, const float *b, long ldb, long rows, lon
         r[c + 2] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0x44);
         r[c + 3] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0xEE);
     }
-    // r[4q + s] holds, in each 128-bit lane l, rows 4q ..< 4q + 4 of column 4l + s.
     for (int q = 0; q < 16; q += 8) {
         for (int s = 0; s < 4; s++) {
             t[q / 2 + s] = _mm512_shuffle_f32x4(r[q + s], r[q + 4 + s], 0x88);
@@ -39,14 +36,23 @@ static void transpose16_512(float *dst, const float *b, long ldb, long rows, lon
         }
     }
     for (int s = 0; s < 4; s++) {
-        __m512 lo0 = _mm512_shuffle_f32x4(t[s], t[4 + s], 0x88), lo1 = _mm512_shuffle_f32x4(t[s], t[4 + s], 0xDD);
-        __m512 hi0 = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0x88), hi1 = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0xDD);
-        // Columns s, 8+s (lo0, lo1) and 4+s, 12+s (hi0, hi1).
-        if (s < kp) _mm512_storeu_ps(dst + s * PG_COLS, lo0);
-        if (8 + s < kp) _mm512_storeu_ps(dst + (8 + s) * PG_COLS, lo1);
-        if (4 + s < kp) _mm512_storeu_ps(dst + (4 + s) * PG_COLS, hi0);
-        if (12 + s < kp) _mm512_storeu_ps(dst + (12 + s) * PG_COLS, hi1);
+        r[s] = _mm512_shuffle_f32x4(t[s], t[4 + s], 0x88);
+        r[8 + s] = _mm512_shuffle_f32x4(t[s], t[4 + s], 0xDD);
+        r[4 + s] = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0x88);
+        r[12 + s] = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0xDD);
     }
+}
+
+// 16 × 16 block transpose: rows b[(j0 + c)*ldb + p0 ..< +16] for c < 16 become 16 panel rows of 16 values
+// (dst[r * PG_COLS + c] = b(j0 + c, p0 + r)). `kp` valid values per row (masked loads past k), `rows` valid rows.
+__attribute__((target("avx512f")))
+static void transpose16_512(float *dst, const float *b, long ldb, long rows, long kp) {
+    __mmask16 km = kp >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kp) - 1);
+    __m512 r[16];
+    for (int c = 0; c < 16; c++) r[c] = c < rows ? _mm512_maskz_loadu_ps(km, b + c * ldb) : _mm512_setzero_ps();
+    transpose16_regs(r);
+    for (int q = 0; q < 16; q++)
+        if (q < kp) _mm512_storeu_ps(dst + q * PG_COLS, r[q]);
 }
 #endif
 
@@ -158,34 +164,6 @@ long ek_gemm_scratch_floats(long m, long n, long k) {
 }
 
 #ifdef PG_X86
-// 16 × 16 transpose in registers: r[c] (row c) becomes r[q] (column q).
-__attribute__((target("avx512f"), always_inline))
-static inline void transpose16_regs(__m512 *r) {
-    __m512 t[16];
-    for (int c = 0; c < 16; c += 2) {
-        t[c] = _mm512_unpacklo_ps(r[c], r[c + 1]);
-        t[c + 1] = _mm512_unpackhi_ps(r[c], r[c + 1]);
-    }
-    for (int c = 0; c < 16; c += 4) {
-        r[c] = _mm512_shuffle_ps(t[c], t[c + 2], 0x44);
-        r[c + 1] = _mm512_shuffle_ps(t[c], t[c + 2], 0xEE);
-        r[c + 2] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0x44);
-        r[c + 3] = _mm512_shuffle_ps(t[c + 1], t[c + 3], 0xEE);
-    }
-    for (int q = 0; q < 16; q += 8) {
-        for (int s = 0; s < 4; s++) {
-            t[q / 2 + s] = _mm512_shuffle_f32x4(r[q + s], r[q + 4 + s], 0x88);
-            t[q / 2 + 8 + s] = _mm512_shuffle_f32x4(r[q + s], r[q + 4 + s], 0xDD);
-        }
-    }
-    for (int s = 0; s < 4; s++) {
-        r[s] = _mm512_shuffle_f32x4(t[s], t[4 + s], 0x88);
-        r[8 + s] = _mm512_shuffle_f32x4(t[s], t[4 + s], 0xDD);
-        r[4 + s] = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0x88);
-        r[12 + s] = _mm512_shuffle_f32x4(t[8 + s], t[12 + s], 0xDD);
-    }
-}
-
 // One micro-panel: dst[p*12 + r] = A(r, p) for r < rows (zero above), p < kc. Row-major A goes through 16 × 16
 // register transposes; transposed A (A(r, p) = a[p*lda + r]) is already in panel order.
 __attribute__((target("avx512f")))
