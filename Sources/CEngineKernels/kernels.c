@@ -771,6 +771,20 @@ static void flrelu_rows_512(float *d0, float *d1, const float *const *rows, cons
     }
 }
 
+// acc[r][v] += FIR(x + r·xs, w) over `taps` taps for nr rows of nv vectors (the last one masked by k).
+__attribute__((target("avx512f"), always_inline))
+static inline void flrelu_taps_acc(__m512 acc[2][4], const float *x0, long xs, const float *w, long taps, __mmask16 k,
+                                   const int nv, const int nr) {
+    for (long t = 0; t < taps; t++) {
+        __m512 wt = _mm512_set1_ps(w[t]);
+        for (int r = 0; r < nr; r++) {
+            const float *x = x0 + r * xs + t;
+            for (int v = 0; v < nv - 1; v++) acc[r][v] = _mm512_fmadd_ps(wt, _mm512_loadu_ps(x + 16 * v), acc[r][v]);
+            acc[r][nv - 1] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k, x + 16 * (nv - 1)), acc[r][nv - 1]);
+        }
+    }
+}
+
 // Both phases of nr rows at once: up to sixteen independent chains for rows of ≤ 64 outputs per phase.
 __attribute__((target("avx512f"), always_inline))
 static inline void flrelu_taps2_block(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
@@ -778,22 +792,8 @@ static inline void flrelu_taps2_block(float *d0, float *d1, long ds, const float
                                       const int nv, const int nr) {
     __m512 a[2][4], b[2][4];
     for (int r = 0; r < nr; r++) for (int v = 0; v < nv; v++) { a[r][v] = _mm512_setzero_ps(); b[r][v] = _mm512_setzero_ps(); }
-    for (long t = 0; t < t0; t++) {
-        __m512 wt = _mm512_set1_ps(w0[t]);
-        for (int r = 0; r < nr; r++) {
-            const float *x = x0 + r * xs + t;
-            for (int v = 0; v < nv - 1; v++) a[r][v] = _mm512_fmadd_ps(wt, _mm512_loadu_ps(x + 16 * v), a[r][v]);
-            a[r][nv - 1] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k0, x + 16 * (nv - 1)), a[r][nv - 1]);
-        }
-    }
-    for (long t = 0; t < t1; t++) {
-        __m512 wt = _mm512_set1_ps(w1[t]);
-        for (int r = 0; r < nr; r++) {
-            const float *x = x1 + r * xs + t;
-            for (int v = 0; v < nv - 1; v++) b[r][v] = _mm512_fmadd_ps(wt, _mm512_loadu_ps(x + 16 * v), b[r][v]);
-            b[r][nv - 1] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(k1, x + 16 * (nv - 1)), b[r][nv - 1]);
-        }
-    }
+    flrelu_taps_acc(a, x0, xs, w0, t0, k0, nv, nr);
+    flrelu_taps_acc(b, x1, xs, w1, t1, k1, nv, nr);
     for (int r = 0; r < nr; r++) {
         float *e0 = d0 + r * ds;
         if (d1) {

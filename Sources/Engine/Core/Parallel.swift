@@ -5,8 +5,8 @@ import Glibc
 
 /// Splits loops across the machine's cores with `DispatchQueue.concurrentPerform`.
 ///
-/// Used for the engine's own loops (im2col, FIR filters, norms, activations). GEMMs are not wrapped in this:
-/// OpenBLAS already threads them, and nesting the two would oversubscribe the cores.
+/// Used for the engine's own loops (im2col, FIR filters, norms, activations) and to cut GEMMs into one
+/// single-threaded piece per core (`blockedSgemm`).
 public enum Parallel {
     /// Worker count: online processors (at least 1).
     public static let coreCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))

@@ -45,6 +45,14 @@ func threadedSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
                     beta: beta, c: c, ldc: ldc, parts: Parallel.coreCount) {
         return
     }
+    openBLASThreadedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                          ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// One product on OpenBLAS' own threads, its thread count raised around the call under the exclusive gate.
+func openBLASThreadedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
+                           lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>,
+                           ldc: Int) {
     if m == 0 || n == 0 || k == 0 {
         blasSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                   beta: beta, c: c, ldc: ldc)
@@ -68,17 +76,17 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
     _ = BLASThreading.pinned
     let cores = Parallel.coreCount
     let work = Double(m) * Double(n) * Double(k)
-    let parts = cores == 1 || work < 2_000_000 || (m < 32 && n < 32) ? 1 : cores
+    let oneThread = cores == 1 || work < 2_000_000 || (m < 32 && n < 32)
     if blockedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                    beta: beta, c: c, ldc: ldc, parts: parts) {
+                    beta: beta, c: c, ldc: ldc, parts: oneThread ? 1 : cores) {
         return
     }
     if isWideGEMM(m: m, n: n, k: k) {
-        threadedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
-                      ldb: ldb, beta: beta, c: c, ldc: ldc)
+        openBLASThreadedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                              ldb: ldb, beta: beta, c: c, ldc: ldc)
         return
     }
-    if cores == 1 || work < 2_000_000 || (m < 32 && n < 32) {
+    if oneThread {
         blasSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
               beta: beta, c: c, ldc: ldc)
         return

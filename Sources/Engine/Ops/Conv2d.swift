@@ -20,7 +20,7 @@ struct ConvGeometry: Sendable {
 struct ConvTuning: Sendable {
     /// Floats in one wide im2col block (32 MB).
     var blockFloats = 8 << 20
-    /// Multiply-adds from which a block's GEMM runs on OpenBLAS' threads.
+    /// Multiply-adds from which a block's GEMM runs on all cores (`threadedSgemm`).
     var wideWork = BLASThreading.wideWork
     /// Weight floats (per group) from which the wide strategy pays: below it, re-packing the weight for every
     /// cache-sized tile is cheap and the tiles' locality wins (measured: 512→512 3×3 gains 30–45%, 256→256 and
@@ -96,7 +96,7 @@ extension Ops {
     /// transformed tiles, 2.25× fewer multiplies). The rest run as GEMM: 1×1 stride-1 unpadded convs multiply
     /// the weight by the input directly. Large convs build
     /// the im2col matrix of a whole plane (or of several small planes side by side) on all cores and multiply it
-    /// once on OpenBLAS' threads; smaller ones build im2col tiles per worker thread (in cache) and multiply each
+    /// once on all cores (`threadedSgemm`); smaller ones build im2col tiles per worker thread (in cache) and multiply each
     /// with a single-threaded SGEMM.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1,
                               padding: Padding2D = 0, dilation: Size2 = 1, groups: Int = 1) throws(EngineError) -> Tensor {
@@ -224,8 +224,8 @@ extension Ops {
         }
     }
 
-    /// Large convolutions: im2col blocks built on all cores, each multiplied once on OpenBLAS' threads (which
-    /// pack the weight once per block instead of once per tile). Planes smaller than a block are batched side
+    /// Large convolutions: im2col blocks built on all cores, each multiplied once on all cores (`threadedSgemm`: the
+    /// weight is packed once per block instead of once per tile). Planes smaller than a block are batched side
     /// by side (groups = 1) and their products scattered back to NCHW.
     static func wideConvolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
                              outChannels o: Int, bias: UnsafePointer<Float>?, groups: Int, geometry geo: ConvGeometry,

@@ -20,14 +20,8 @@ enum SequentialKernels {
                     for row in r {
                         let a = sc[row % c], b = sh[row % c]
                         let p = data + row * inner
-                        switch act {
-                        case .relu: for i in 0..<inner { let v = p[i] * a + b; p[i] = v > 0 ? v : 0 }
-                        case .leakyRelu(let s): for i in 0..<inner { let v = p[i] * a + b; p[i] = v >= 0 ? v : v * s }
-                        case .tanh:
-                            for i in 0..<inner { p[i] = p[i] * a + b }
-                            tanhRow(p, p, inner)
-                        default: for i in 0..<inner { p[i] = act.apply(p[i] * a + b) }
-                        }
+                        for i in 0..<inner { p[i] = p[i] * a + b }
+                        activate(p, inner, act)
                     }
                 }
             }
@@ -36,15 +30,17 @@ enum SequentialKernels {
 
     /// `x ← act(x)` on an owned contiguous f32 tensor.
     static func activationInPlace(_ x: Tensor, _ act: Activation) {
-        let n = x.elementCount
         let data = x.mutableFloats.baseAddress!
-        if act == .tanh { tanhParallel(data, data, n); return }
-        Parallel.forRanges(n, minChunk: 1 << 15) { r in
-            switch act {
-            case .relu: for i in r { let v = data[i]; data[i] = v > 0 ? v : 0 }
-            case .leakyRelu(let s): for i in r { let v = data[i]; data[i] = v >= 0 ? v : v * s }
-            default: for i in r { data[i] = act.apply(data[i]) }
-            }
+        Parallel.forRanges(x.elementCount, minChunk: 1 << 15) { r in activate(data + r.lowerBound, r.count, act) }
+    }
+
+    /// `p[i] ← act(p[i])` for `count` values on the calling thread (tanh on the engine's vector kernel).
+    private static func activate(_ p: UnsafeMutablePointer<Float>, _ count: Int, _ act: Activation) {
+        switch act {
+        case .relu: for i in 0..<count { let v = p[i]; p[i] = v > 0 ? v : 0 }
+        case .leakyRelu(let s): for i in 0..<count { let v = p[i]; p[i] = v >= 0 ? v : v * s }
+        case .tanh: tanhRow(p, p, count)
+        default: for i in 0..<count { p[i] = act.apply(p[i]) }
         }
     }
 }
