@@ -31,7 +31,9 @@ let package = Package(
         ]),
         // Vector FIR kernels for the engine (per-function AVX-512/AVX2 target attributes, runtime dispatch).
         .target(name: "CEngineKernels"),
-        .target(name: "Engine", dependencies: ["TensorStore", "CCBLAS", "CEngineKernels"]),
+        // The engine's worker threads (spin briefly between loops, then sleep).
+        .target(name: "CWorkerPool"),
+        .target(name: "Engine", dependencies: ["TensorStore", "CCBLAS", "CEngineKernels", "CWorkerPool"]),
         .target(name: "Models", dependencies: ["Engine", "Checkpoints", "TensorStore"]),
         .target(name: "Verification", dependencies: ["Models", "TensorStore"]),
         .target(name: "GANKit", dependencies: ["TensorStore", "Checkpoints", "Engine", "Models", "Verification", "CPNG"]),
