@@ -556,6 +556,29 @@ void ek_lrelu_gain_clamp(float *x, long n, float slope, float gain, float lo, fl
     lrelu_base(x, n, slope, gain, lo, hi);
 }
 
+#ifdef EK_X86
+// Stride 2: the even lanes of two source vectors, permuted into one. The second load is masked so it never
+// reads past src[2·(n−1)].
+__attribute__((target("avx512f")))
+static void gather2_512(float *dst, const float *src, long n) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (long i = 0; i < n; i += 16) {
+        long left = n - i, span = 2 * (left < 16 ? left : 16) - 1;  // source floats this step needs
+        const float *s = src + 2 * i;
+        __m512 lo = _mm512_maskz_loadu_ps(EK_MASK(span), s);
+        __m512 hi = span > 16 ? _mm512_maskz_loadu_ps(EK_MASK(span - 16), s + 16) : _mm512_setzero_ps();
+        _mm512_mask_storeu_ps(dst + i, EK_MASK(left), _mm512_permutex2var_ps(lo, even, hi));
+    }
+}
+#endif
+
+void ek_gather_strided(float *dst, const float *src, long n, long stride) {
+#ifdef EK_X86
+    if (stride == 2 && ek_kernel_level() == 3) { gather2_512(dst, src, n); return; }
+#endif
+    for (long i = 0; i < n; i++) dst[i] = src[i * stride];
+}
+
 void ek_add_scalar(float *dst, const float *src, float b, long n) {
     for (long i = 0; i < n; i++) dst[i] = src[i] + b;
 }

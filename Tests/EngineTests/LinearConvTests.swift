@@ -89,6 +89,36 @@ struct LinearConvTests {
         #expect(worst < 1e-4)
     }
 
+    /// im2col is a copy: for strides 1–3 (stride 2 has its own vector gather), dilation, asymmetric padding
+    /// and widths that end a vector early, every element equals the input pixel it names, or zero outside.
+    @Test(arguments: [(1, 1), (2, 1), (2, 2), (3, 1)])
+    func im2colCopiesEveryWindow(stride: Int, dilation: Int) {
+        let (c, h, w) = (3, 9, 37)
+        let x = (0..<(c * h * w)).map { Float($0) + 1 }
+        for (pt, pl, k) in [(0, 0, 1), (1, 2, 3), (3, 5, 4)] {
+            let outH = (h + 2 * pt - dilation * (k - 1) - 1) / stride + 1
+            let outW = (w + 2 * pl - dilation * (k - 1) - 1) / stride + 1
+            let g = ConvGeometry(channels: c, height: h, width: w, kh: k, kw: k, sh: stride, sw: stride,
+                                 dh: dilation, dw: dilation, padTop: pt, padLeft: pl, outH: outH, outW: outW)
+            var col = [Float](repeating: .nan, count: g.rows * g.cols)
+            x.withUnsafeBufferPointer { xp in
+                col.withUnsafeMutableBufferPointer { cp in
+                    im2col(xp.baseAddress!, g, rows: 0, g.rows, cols: 0, g.cols, into: cp.baseAddress!)
+                }
+            }
+            var wrong = 0
+            for r in 0..<g.rows {
+                let ch = r / (k * k), ky = (r / k) % k, kx = r % k
+                for p in 0..<g.cols {
+                    let iy = (p / outW) * stride - pt + ky * dilation, ix = (p % outW) * stride - pl + kx * dilation
+                    let want: Float = iy < 0 || iy >= h || ix < 0 || ix >= w ? 0 : x[(ch * h + iy) * w + ix]
+                    if col[r * g.cols + p] != want { wrong += 1 }
+                }
+            }
+            #expect(wrong == 0, "stride \(stride) dilation \(dilation) pad \(pt),\(pl) kernel \(k)")
+        }
+    }
+
     /// Direct-loop conv2d (double accumulation) for checking the GEMM paths.
     static func directConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: Int, pad: Int, groups: Int) -> [Float] {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])

@@ -27,6 +27,9 @@ void ek_lrelu_gain_clamp(float *x, long n, float slope, float gain, float lo, fl
 /// dst[i] = tanh(src[i]) (dst may be src): within 5 ulp with vector kernels, glibc's tanhf otherwise.
 void ek_tanh(float *dst, const float *src, long n);
 
+/// dst[i] = src[i·stride] (n values; reads nothing past src[(n−1)·stride]).
+void ek_gather_strided(float *dst, const float *src, long n, long stride);
+
 /// dst[i] = src[i] + b (n values).
 void ek_add_scalar(float *dst, const float *src, float b, long n);
 

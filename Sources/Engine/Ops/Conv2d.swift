@@ -69,10 +69,13 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows r0: Int, _ r1: In
                     if hi > lo { (seg + (lo - ox0)).update(from: row + lo + shift, count: hi - lo) }
                     if ox1 > hi { (seg + (hi - ox0)).initialize(repeating: 0, count: ox1 - hi) }
                 } else {
-                    for ox in ox0..<ox1 {
-                        let ix = ox * g.sw + shift
-                        seg[ox - ox0] = (ix >= 0 && ix < g.width) ? row[ix] : 0
-                    }
+                    // ix = ox·sw + shift: zeros, one strided run, zeros.
+                    let first = shift >= 0 ? 0 : (-shift + g.sw - 1) / g.sw
+                    let end = g.width - shift <= 0 ? 0 : (g.width - shift + g.sw - 1) / g.sw
+                    let lo = min(max(ox0, first), ox1), hi = max(min(ox1, end), lo)
+                    if lo > ox0 { seg.initialize(repeating: 0, count: lo - ox0) }
+                    if hi > lo { ek_gather_strided(seg + (lo - ox0), row + lo * g.sw + shift, hi - lo, g.sw) }
+                    if ox1 > hi { (seg + (hi - ox0)).initialize(repeating: 0, count: ox1 - hi) }
                 }
             }
             p += len
