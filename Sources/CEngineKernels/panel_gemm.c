@@ -191,7 +191,7 @@ static void blocked_pack_a(float *dst, const float *a, long lda, int transposed,
 // prefetched 8 steps ahead). beta = 0 never reads C.
 __attribute__((target("avx512f")))
 static inline void blocked_tile_512(long kc, const float *ap, const float *bp, float *c, long ldc, float alpha,
-                                    float beta) {
+                                    float beta, const float *rowBias, const float *colBias) {
     __m512 c0[PG_ROWS], c1[PG_ROWS];
 #pragma clang loop unroll(full)
     for (int i = 0; i < PG_ROWS; i++) {
@@ -215,12 +215,23 @@ static inline void blocked_tile_512(long kc, const float *ap, const float *bp, f
         bp += PG_COLS;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __m512 cb0 = colBias ? _mm512_loadu_ps(colBias) : _mm512_setzero_ps();
+    __m512 cb1 = colBias ? _mm512_loadu_ps(colBias + 16) : _mm512_setzero_ps();
 #pragma clang loop unroll(full)
     for (int i = 0; i < PG_ROWS; i++) {
         __m512 r0 = _mm512_mul_ps(c0[i], va), r1 = _mm512_mul_ps(c1[i], va);
         if (beta != 0) {
             r0 = _mm512_fmadd_ps(_mm512_loadu_ps(c + i * ldc), vb, r0);
             r1 = _mm512_fmadd_ps(_mm512_loadu_ps(c + i * ldc + 16), vb, r1);
+        }
+        if (colBias) {
+            r0 = _mm512_add_ps(r0, cb0);
+            r1 = _mm512_add_ps(r1, cb1);
+        }
+        if (rowBias) {
+            __m512 rb = _mm512_set1_ps(rowBias[i]);
+            r0 = _mm512_add_ps(r0, rb);
+            r1 = _mm512_add_ps(r1, rb);
         }
         _mm512_storeu_ps(c + i * ldc, r0);
         _mm512_storeu_ps(c + i * ldc + 16, r1);
@@ -229,7 +240,8 @@ static inline void blocked_tile_512(long kc, const float *ap, const float *bp, f
 
 __attribute__((target("avx512f")))
 static void blocked_gemm_512(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
-                             const float *b, long ldb, float beta, float *c, long ldc, float *scratch) {
+                             const float *b, long ldb, float beta, float *c, long ldc, const float *rowBias,
+                             const float *colBias, float *scratch) {
     long kcMax = k < BG_KC ? k : BG_KC;
     float *apanel = scratch, *bblock = scratch + bg_panel_floats(m, kcMax);
     long ncMax = n < BG_NC ? n : BG_NC;
@@ -237,6 +249,8 @@ static void blocked_gemm_512(int transA, int transB, long m, long n, long k, flo
     for (long pc = 0; pc < k; pc += BG_KC) {
         long kc = k - pc < BG_KC ? k - pc : BG_KC;
         float bt = pc == 0 ? beta : 1;
+        // The bias joins in the first slab, where C is first written.
+        const float *rb = pc == 0 ? rowBias : NULL, *cb = pc == 0 ? colBias : NULL;
         for (long ir = 0; ir < m; ir += PG_ROWS) {
             long rows = m - ir < PG_ROWS ? m - ir : PG_ROWS;
             blocked_pack_a(apanel + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
@@ -250,15 +264,20 @@ static void blocked_gemm_512(int transA, int transB, long m, long n, long k, flo
                 for (long jr = 0; jr < nc; jr += PG_COLS) {
                     long w = nc - jr < PG_COLS ? nc - jr : PG_COLS;
                     float *cp = c + ir * ldc + jc + jr;
+                    const float *trb = rb ? rb + ir : NULL, *tcb = cb ? cb + jc + jr : NULL;
                     if (rows == PG_ROWS && w == PG_COLS) {
-                        blocked_tile_512(kc, ap, bblock + jr * kc, cp, ldc, alpha, bt);
+                        blocked_tile_512(kc, ap, bblock + jr * kc, cp, ldc, alpha, bt, trb, tcb);
                         continue;
                     }
                     // Edge tile: computed whole into scratch, only its valid part merged into C.
-                    blocked_tile_512(kc, ap, bblock + jr * kc, edge, PG_COLS, alpha, 0);
+                    blocked_tile_512(kc, ap, bblock + jr * kc, edge, PG_COLS, alpha, 0, NULL, NULL);
                     for (long r = 0; r < rows; r++)
-                        for (long q = 0; q < w; q++)
-                            cp[r * ldc + q] = edge[r * PG_COLS + q] + (bt != 0 ? bt * cp[r * ldc + q] : 0);
+                        for (long q = 0; q < w; q++) {
+                            float v = edge[r * PG_COLS + q] + (bt != 0 ? bt * cp[r * ldc + q] : 0);
+                            if (tcb) v += tcb[q];
+                            if (trb) v += trb[r];
+                            cp[r * ldc + q] = v;
+                        }
                 }
             }
         }
@@ -267,15 +286,15 @@ static void blocked_gemm_512(int transA, int transB, long m, long n, long k, flo
 #endif
 
 int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
-            long ldb, float beta, float *c, long ldc, float *scratch) {
+            long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch) {
 #ifdef PG_X86
     if (ek_kernel_level() == 3) {
         if (m > 0 && n > 0 && k > 0)
-            blocked_gemm_512(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
+            blocked_gemm_512(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, rowBias, colBias, scratch);
         return 1;
     }
 #endif
     (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)b; (void)ldb;
-    (void)beta; (void)c; (void)ldc; (void)scratch;
+    (void)beta; (void)c; (void)ldc; (void)rowBias; (void)colBias; (void)scratch;
     return 0;
 }

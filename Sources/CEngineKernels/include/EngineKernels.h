@@ -96,10 +96,11 @@ int ek_panel_gemm(long m, long n, long k, float alpha, const float *a, long lda,
 /// Floats of (64-byte aligned) scratch `ek_gemm` needs for an m × n × k product.
 long ek_gemm_scratch_floats(long m, long n, long k);
 
-/// Row-major C = alpha·op(A)·op(B) + beta·C on the calling thread (op = transpose when asked; beta = 0 never
-/// reads C; k > 0). Returns 0 when no vector kernel is available (the caller then uses BLAS).
+/// Row-major C = alpha·op(A)·op(B) + beta·C + bias on the calling thread (op = transpose when asked; beta = 0
+/// never reads C; k > 0), where bias adds rowBias[i] (m values) and colBias[j] (n values) when not NULL. With
+/// beta = 0 this rounds exactly as filling C with the bias and multiplying with beta = 1. Returns 0 when no vector kernel is available (the caller then uses BLAS).
 int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
-            long ldb, float beta, float *c, long ldc, float *scratch);
+            long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch);
 
 /// Which kernel family runs: 3 = AVX-512, 2 = AVX2+FMA, 1 = baseline.
 int ek_kernel_level(void);

@@ -39,14 +39,47 @@ func isWideGEMM(m: Int, n: Int, k: Int) -> Bool {
 @usableFromInline
 func threadedSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, bias: GEMMBias = .none) {
     _ = BLASThreading.pinned
     if blockedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                    beta: beta, c: c, ldc: ldc, parts: Parallel.coreCount) {
+                    beta: beta, c: c, ldc: ldc, bias: bias, parts: Parallel.coreCount) {
         return
     }
     openBLASThreadedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
                           ldb: ldb, beta: beta, c: c, ldc: ldc)
+    bias.add(to: c, m: m, n: n, ldc: ldc)
+}
+
+/// A bias the blocked GEMM adds as it first writes C (saving the pass that fills C with it): one value per row
+/// (a convolution's output channels) or per column (a linear layer's output features). Other GEMMs add it after.
+@usableFromInline
+enum GEMMBias {
+    case none
+    case perRow(UnsafePointer<Float>)
+    case perColumn(UnsafePointer<Float>)
+
+    var rows: UnsafePointer<Float>? { if case .perRow(let p) = self { return p }; return nil }
+    var columns: UnsafePointer<Float>? { if case .perColumn(let p) = self { return p }; return nil }
+
+    /// The bias of rows i0… and columns j0… (a piece of C).
+    func offset(rows i0: Int, columns j0: Int) -> GEMMBias {
+        switch self {
+        case .none: return .none
+        case .perRow(let p): return .perRow(p + i0)
+        case .perColumn(let p): return .perColumn(p + j0)
+        }
+    }
+
+    /// C += bias, for GEMMs that did not add it.
+    func add(to c: UnsafeMutablePointer<Float>, m: Int, n: Int, ldc: Int) {
+        switch self {
+        case .none: return
+        case .perRow(let p):
+            for i in 0..<m { ek_add_scalar(c + i * ldc, c + i * ldc, p[i], n) }
+        case .perColumn(let p):
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] += p[j] } }
+        }
+    }
 }
 
 /// One product on OpenBLAS' own threads, its thread count raised around the call under the exclusive gate.
@@ -72,15 +105,16 @@ func openBLASThreadedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a
 @usableFromInline
 func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, bias: GEMMBias = .none) {
     _ = BLASThreading.pinned
     let cores = Parallel.coreCount
     let work = Double(m) * Double(n) * Double(k)
     let oneThread = cores == 1 || work < 2_000_000 || (m < 32 && n < 32)
     if blockedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                    beta: beta, c: c, ldc: ldc, parts: oneThread ? 1 : cores) {
+                    beta: beta, c: c, ldc: ldc, bias: bias, parts: oneThread ? 1 : cores) {
         return
     }
+    defer { bias.add(to: c, m: m, n: n, ldc: ldc) }
     if isWideGEMM(m: m, n: n, k: k) {
         openBLASThreadedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
                               ldb: ldb, beta: beta, c: c, ldc: ldc)
@@ -121,16 +155,17 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
 @usableFromInline
 func blockedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
                   lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                  parts: Int) -> Bool {
+                  bias: GEMMBias = .none, parts: Int) -> Bool {
     guard BlockedGEMM.enabled, m > 0, n > 0, k > 0 else { return false }
     func run(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-             _ c: UnsafeMutablePointer<Float>) {
+             _ c: UnsafeMutablePointer<Float>, _ bias: GEMMBias) {
         Scratch.withBuffer(ek_gemm_scratch_floats(m, n, k)) { scratch in
-            _ = ek_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch)
+            _ = ek_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias.rows,
+                        bias.columns, scratch)
         }
     }
     if parts <= 1 {
-        run(m, n, a, b, c)
+        run(m, n, a, b, c, bias)
         return true
     }
     if n >= m {
@@ -138,14 +173,14 @@ func blockedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
         let piece = ((n + parts - 1) / parts + 31) / 32 * 32
         Parallel.forEach((n + piece - 1) / piece) { p in
             let j0 = p * piece, j1 = min(n, j0 + piece)
-            run(m, j1 - j0, a, transB ? b + j0 * ldb : b + j0, c + j0)
+            run(m, j1 - j0, a, transB ? b + j0 * ldb : b + j0, c + j0, bias.offset(rows: 0, columns: j0))
         }
     } else {
         // Whole 12-row micro-panels per piece.
         let piece = ((m + parts - 1) / parts + 11) / 12 * 12
         Parallel.forEach((m + piece - 1) / piece) { p in
             let i0 = p * piece, i1 = min(m, i0 + piece)
-            run(i1 - i0, n, transA ? a + i0 : a + i0 * lda, b, c + i0 * ldc)
+            run(i1 - i0, n, transA ? a + i0 : a + i0 * lda, b, c + i0 * ldc, bias.offset(rows: i0, columns: 0))
         }
     }
     return true

@@ -81,7 +81,17 @@ extension Ops {
             let b = item / blocks, r0 = (item % blocks) * blockRows, rows = min(blockRows, lq - r0)
             Scratch.withBuffer(rows * lk + rows) { scores in
                 let sums = scores + rows * lk
-                let gemm = wide ? parallelSgemm : blasSgemm
+                func gemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                          _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,
+                          _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+                    if wide {
+                        parallelSgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                                      ldb: ldb, beta: beta, c: c, ldc: ldc)
+                    } else {
+                        blasSgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b,
+                                  ldb: ldb, beta: beta, c: c, ldc: ldc)
+                    }
+                }
                 gemm(false, true, rows, lk, d, s, qi.base + (b * lq + r0) * d, d, ki.base + b * lk * d, d, 0, scores, lk)
                 softmaxNumerators(scores, rows: rows, lk: lk, keep: mi.map { $0.base + (b * lq + r0) * lk },
                                   maskValue: maskValue, inverseSums: sums)

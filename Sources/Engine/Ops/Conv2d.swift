@@ -176,9 +176,8 @@ extension Ops {
                 for gi in 0..<groups {
                     let xg = x + (b * c + gi * geo.channels) * inPlane
                     let dst = out + (b * o + gi * og) * p
-                    fillBias(dst, channel0: gi * og, count: og, cols: 0, p)
                     parallelSgemm(m: og, n: p, k: k, a: weight + gi * og * k, lda: k, b: xg, ldb: p,
-                                  beta: 1, c: dst, ldc: p)
+                                  c: dst, ldc: p, bias: bias.map { .perRow($0 + gi * og) } ?? .none)
                 }
             }
             return
@@ -279,13 +278,8 @@ extension Ops {
                     Parallel.forRanges(k, minChunk: max(1, 16384 / max(cols, 1))) { r in
                         im2col(xg, geo, rows: r.lowerBound, r.upperBound, cols: p0, p1, into: col)
                     }
-                    if let bias {
-                        Parallel.forRanges(og, minChunk: max(1, 16384 / max(cols, 1))) { r in
-                            for oc in r { (dst + oc * p + p0).initialize(repeating: bias[gi * og + oc], count: cols) }
-                        }
-                    }
-                    threadedSgemm(m: og, n: cols, k: k, a: w, lda: k, b: col, ldb: cols, beta: bias == nil ? 0 : 1,
-                                  c: dst + p0, ldc: p)
+                    threadedSgemm(m: og, n: cols, k: k, a: w, lda: k, b: col, ldb: cols, c: dst + p0, ldc: p,
+                                  bias: bias.map { .perRow($0 + gi * og) } ?? .none)
                 }
                 p0 = p1
             }

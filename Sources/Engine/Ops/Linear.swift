@@ -22,24 +22,25 @@ extension Ops {
         let o = out.mutableBase
         if rows <= 8 && inF > 0 && ek_kernel_level() == 3 {
             // Mapping networks and style affines: a few rows against a big weight. Stream the weight once with
-            // a vector kernel (OpenBLAS would pack it first), output features split across cores once each
-            // core gets ≥ 4 M multiply-adds: below that, waking a second thread costs more than it saves
-            // (8×512×512: 49 µs on one thread, 55–72 µs on two).
+            // a vector kernel (OpenBLAS would pack it first), output features split across cores in pieces of
+            // ≥ 1 M multiply-adds (8×512×512 on the worker pool: 24–25 µs on two threads, 30–48 µs on one;
+            // with a 60–80 µs thread wake-up per loop it was 49 µs on one and 55–72 µs on two).
             let x = xi.base, w = wi.base, b = bi?.base
-            Parallel.forRanges(outF, minChunk: max(16, (4 << 20) / max(inF * rows, 1))) { r in
+            Parallel.forRanges(outF, minChunk: max(16, (1 << 20) / max(inF * rows, 1))) { r in
                 _ = ek_linear_small(o, outF, x, inF, rows, w, inF, r.lowerBound, r.upperBound, b)
             }
             return out
         }
-        if let bi {
-            for r in 0..<rows { (o + r * outF).update(from: bi.base, count: outF) }
-        }
         if inF == 0 {
-            if bi == nil { o.initialize(repeating: 0, count: rows * outF) }
+            for r in 0..<rows {
+                if let bi { (o + r * outF).update(from: bi.base, count: outF) } else {
+                    (o + r * outF).initialize(repeating: 0, count: outF)
+                }
+            }
             return out
         }
         parallelSgemm(transB: true, m: rows, n: outF, k: inF, a: xi.base, lda: inF, b: wi.base, ldb: inF,
-              beta: bi == nil ? 0 : 1, c: o, ldc: outF)
+                      c: o, ldc: outF, bias: bi.map { .perColumn($0.base) } ?? .none)
         return out
     }
 
