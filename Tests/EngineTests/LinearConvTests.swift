@@ -165,6 +165,37 @@ struct LinearConvTests {
         #expect(worst <= 1e-5 * scale, "worst difference \(worst) at output scale \(scale)")
     }
 
+    /// Winograd in per-core blocks (few channels, large planes) matches the im2col path: a partial last block,
+    /// odd output sizes, asymmetric padding, bias, two images of one sequence.
+    @Test(arguments: [(1, 47, true), (2, 33, false)])
+    func winogradLocalBlocksMatchIm2col(batch: Int, height: Int, withBias: Bool) throws {
+        let (c, o) = (32, 40)
+        // Wide enough for two 128-tile blocks per core and a partial one, with an odd width.
+        let tileRows = batch * ((height + 1) / 2)
+        let width = 2 * ((2 * Parallel.coreCount * 128 + 37 + tileRows - 1) / tileRows) - 1
+        let x = Tensor(shape: [batch, c, height, width],
+                       floats: (0..<(batch * c * height * width)).map { Float(($0 * 7919) % 113) / 113 - 0.5 })
+        let w = Tensor(shape: [o, c, 3, 3], floats: (0..<(o * c * 9)).map { Float(($0 * 104729) % 97) / 97 - 0.5 })
+        let bias = withBias ? Tensor(shape: [o], floats: (0..<o).map { Float($0) / 10 - 1 }) : nil
+        let pad = Padding2D(top: 1, bottom: 1, left: 2, right: 0)
+        // 128 tiles a block (16·72 floats per tile): at least two blocks per core.
+        let tuning = ConvTuning(winogradMinChannels: 32, winogradMinPixels: 1, winogradLocalBytes: 128 * 16 * 72 * 4)
+        #expect(tileRows * ((width + 1) / 2) >= 2 * Parallel.coreCount * 128)
+        let y = try Ops.conv2d(x, weight: w, bias: bias, stride: 1, padding: pad, dilation: 1, groups: 1, tuning: tuning)
+        var plain = ConvTuning(); plain.winogradMinChannels = nil
+        let reference = try Ops.conv2d(x, weight: w, bias: bias, stride: 1, padding: pad, dilation: 1, groups: 1, tuning: plain)
+        #expect(y.shape == reference.shape && y.shape == [batch, o, height, width])
+        let worst = zip(y.floats(), reference.floats()).map { abs($0 - $1) }.max() ?? .infinity
+        let scale = reference.floats().map { abs($0) }.max() ?? 1
+        #expect(worst <= 1e-5 * scale, "worst difference \(worst) at output scale \(scale)")
+        // The phase-by-phase form agrees to rounding (same transforms; OpenBLAS may order a GEMM over fewer
+        // tiles differently).
+        var phased = tuning; phased.winogradLocalBytes = 0
+        let z = try Ops.conv2d(x, weight: w, bias: bias, stride: 1, padding: pad, dilation: 1, groups: 1, tuning: phased)
+        let worstPhased = zip(y.floats(), z.floats()).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worstPhased <= 1e-6 * scale, "local blocks against phases: \(worstPhased)")
+    }
+
     /// The wide strategy (whole-plane im2col on all cores, one threaded GEMM per block) in each of its forms —
     /// several blocks per plane, several planes per block, one group per sample — matches a direct loop.
     @Test(arguments: [(1, 1, 31, true), (3, 1, 7, true), (3, 1, 7, false), (2, 2, 12, true)])

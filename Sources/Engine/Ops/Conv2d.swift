@@ -35,6 +35,11 @@ struct ConvTuning: Sendable {
     var winogradMinPixels = 256
     /// Floats of transformed input or products per Winograd tile block (16 MB).
     var winogradBlockFloats = 4 << 20
+    /// Bytes of transformed input and products per Winograd block that one core takes through all three phases
+    /// (1.5 MB, in its 2 MB L2), used when that holds ≥ 128 tiles (in + out channels ≤ 192) and every core gets
+    /// two blocks. Measured at 64→64 channels, 256²: 12.9–16.9 ms against 17.2–22.2 phase by phase; at
+    /// 128→128, 128² (64–96 tiles a block) it was no faster than phase by phase, so it stays there.
+    var winogradLocalBytes = 3 << 19
     @usableFromInline static let standard = ConvTuning()
 }
 
@@ -159,7 +164,8 @@ extension Ops {
             && geo.dh == 1 && geo.dw == 1 && geo.channels >= minC && og >= minC
             && p * (groups == 1 ? batch : 1) >= tuning.winogradMinPixels {
             winogradConvolve(x: x, batch: batch, inChannels: c, weight: weight, outChannels: o, bias: bias,
-                             groups: groups, geometry: geo, out: out, blockFloats: tuning.winogradBlockFloats)
+                             groups: groups, geometry: geo, out: out, blockFloats: tuning.winogradBlockFloats,
+                             localBytes: tuning.winogradLocalBytes)
             return
         }
         // Columns of one wide im2col block, so big planes go in a few large pieces.
@@ -288,52 +294,77 @@ extension Ops {
 
     /// 3×3 stride-1 convs as Winograd F(2×2, 3×3): weights and 4×4 input tiles are transformed, 16 GEMMs
     /// (one per transformed position, `O×C · C×tiles`) replace the im2col GEMM with 2.25× fewer multiplies, and
-    /// each 4×4 product tile is transformed back into a 2×2 output block. Tiles go in blocks of ≤ 4 M floats
-    /// of transformed data; the 16 GEMMs of a block run single-threaded side by side on the cores.
+    /// each 4×4 product tile is transformed back into a 2×2 output block.
+    /// Tiles go in blocks, in one of two ways. Phase by phase: blocks of ≤ `blockFloats` floats of transformed
+    /// data, each phase of a block on all cores (the 16 GEMMs single-threaded side by side). Local (few
+    /// channels, where a plane's transformed data is far larger than the caches and the phase-by-phase form
+    /// streams it through memory three times): each core takes blocks of `localBytes` through all three phases
+    /// while the block stays in its L2. The GEMMs then span fewer tiles, which may change OpenBLAS' summation
+    /// order (a few ulp).
     /// The transforms' coefficients are 0, ±1 and ±½ (exact in float); the result differs from the direct sum
     /// by rounding only (≈ 1e-7 of the output scale on the op tests).
     static func winogradConvolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
                                  outChannels o: Int, bias: UnsafePointer<Float>?, groups: Int, geometry geo: ConvGeometry,
-                                 out: UnsafeMutablePointer<Float>, blockFloats: Int) {
+                                 out: UnsafeMutablePointer<Float>, blockFloats: Int, localBytes: Int) {
         let og = o / groups, cg = geo.channels
         let (h, w) = (geo.height, geo.width)
         // With one group, the tiles of all images form one sequence (small planes still make wide GEMMs).
         let images = groups == 1 ? batch : 1
         let tilesX = (geo.outW + 1) / 2, tilesPerImage = ((geo.outH + 1) / 2) * tilesX
         let tiles = tilesPerImage * images
-        let tb = min(tiles, max(32, blockFloats / (16 * max(cg, og))))
+        let localTiles = localBytes / (16 * (cg + og) * MemoryLayout<Float>.stride)
+        let local = localTiles >= 128 && tiles >= 2 * Parallel.coreCount * localTiles
+        let tb = local ? localTiles : min(tiles, max(32, blockFloats / (16 * max(cg, og))))
         // The 16 planes of each transformed array sit one cache line more than their size apart: planes a
         // power of two apart map every ξ of a tile to one L1 set (measured: the weight transform of 512×512
         // took 17 ms instead of ~1).
         let uPlane = og * cg + 16, vPlane = cg * tb + 16, mPlane = og * tb + 16
-        let uCount = 16 * uPlane, vCount = 16 * vPlane, mCount = 16 * mPlane
+        let blockFloats = 16 * (vPlane + mPlane)
         let outPlane = geo.outH * geo.outW
-        Scratch.withBuffer(uCount + vCount + mCount) { buf in
-            let u = buf, v = buf + uCount, m = buf + uCount + vCount
+        Scratch.withBuffer(16 * uPlane + (local ? 0 : blockFloats)) { buf in
+            let u = buf
             for gi in 0..<groups {
                 let wg = weight + gi * og * cg * 9
                 Parallel.forRanges(og, minChunk: max(1, 8192 / max(cg, 1))) { r in
                     ek_wino_weights(u, uPlane, wg, cg, r.lowerBound, r.upperBound)
                 }
+                let groupBias = bias.map { $0 + gi * og }
                 for b in stride(from: 0, to: batch, by: images) {
                     let xg = x + (b * c + gi * cg) * h * w
                     let dst = out + (b * o + gi * og) * outPlane
-                    var t0 = 0
-                    while t0 < tiles {
-                        let t1 = min(tiles, t0 + tb), n = t1 - t0
-                        Parallel.forRanges(cg, minChunk: max(1, 4096 / max(n, 1))) { r in
+                    // Tiles t0 ..< t1 through the three phases, in v and m; `onAllCores` spreads each phase.
+                    func block(_ t0: Int, _ t1: Int, _ v: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                               onAllCores: Bool) {
+                        let n = t1 - t0
+                        func ranges(_ count: Int, minChunk: Int, _ body: (Range<Int>) -> Void) {
+                            if onAllCores { Parallel.forRanges(count, minChunk: minChunk, body) } else { body(0..<count) }
+                        }
+                        ranges(cg, minChunk: max(1, 4096 / max(n, 1))) { r in
                             ek_wino_input(v, n, vPlane, xg, c * h * w, h, w, geo.padTop, geo.padLeft, tilesX,
                                           tilesPerImage, t0, t1, r.lowerBound, r.upperBound)
                         }
-                        Parallel.forEach(16) { xi in
-                            blasSgemm(m: og, n: n, k: cg, a: u + xi * uPlane, lda: cg, b: v + xi * vPlane, ldb: n,
-                                      c: m + xi * mPlane, ldc: n)
+                        ranges(16, minChunk: 1) { r in
+                            for xi in r {
+                                blasSgemm(m: og, n: n, k: cg, a: u + xi * uPlane, lda: cg, b: v + xi * vPlane, ldb: n,
+                                          c: m + xi * mPlane, ldc: n)
+                            }
                         }
-                        Parallel.forRanges(og, minChunk: max(1, 4096 / max(n, 1))) { r in
+                        ranges(og, minChunk: max(1, 4096 / max(n, 1))) { r in
                             ek_wino_output(dst, o * outPlane, m, n, mPlane, geo.outH, geo.outW, tilesX, tilesPerImage,
-                                           t0, t1, r.lowerBound, r.upperBound, bias.map { $0 + gi * og })
+                                           t0, t1, r.lowerBound, r.upperBound, groupBias)
                         }
-                        t0 = t1
+                    }
+                    if local {
+                        Parallel.forEach((tiles + tb - 1) / tb) { i in
+                            Scratch.withBuffer(blockFloats) { vm in
+                                block(i * tb, min(tiles, i * tb + tb), vm, vm + 16 * vPlane, onAllCores: false)
+                            }
+                        }
+                    } else {
+                        let v = buf + 16 * uPlane
+                        for t0 in stride(from: 0, to: tiles, by: tb) {
+                            block(t0, min(tiles, t0 + tb), v, v + 16 * vPlane, onAllCores: true)
+                        }
                     }
                 }
             }
