@@ -6,26 +6,53 @@ extension Ops {
     /// GigaGAN clamps the sum at `eps` instead of adding it: pass `clampInsteadOfAdd`.
     public static func demodulationCoefficients(weight: Tensor, styles: Tensor, eps: Float = 1e-8,
                                                 clampInsteadOfAdd: Bool = false) throws(EngineError) -> Tensor {
-        let (o, i, k2, n) = try modulationShapes(weight: weight, styles: styles)
-        let wi = Input(weight), si = Input(styles)
-        defer { keepAlive(wi, si) }
-        let out = Tensor.uninitializedF32([n, o])
-        let d = out.mutableBase
-        // Σ_i s[n,i]²·(Σ_k W[o,i,k]²): the inner sums do not depend on the sample.
-        var wsq = [Float](repeating: 0, count: o * i)
-        for oc in 0..<o { for ic in 0..<i {
+        let (o, _, _, n) = try modulationShapes(weight: weight, styles: styles)
+        let norms = try squaredKernelNorms(weight: weight)
+        let si = Input(styles)
+        defer { keepAlive(si) }
+        let d = demodulationCoefficients(squaredNorms: norms, outChannels: o, styles: si.base, batch: n, eps: eps,
+                                         clampInsteadOfAdd: clampInsteadOfAdd)
+        return Tensor(shape: [n, o], floats: d)
+    }
+
+    /// `Σ_k W[o,i,k]²` for every output and input channel, row-major `[O, I]`: the part of the demodulation that
+    /// does not depend on the styles, which a model can compute once at load time.
+    public static func squaredKernelNorms(weight: Tensor) throws(EngineError) -> [Float] {
+        try requireRank(weight, 4, "modulated_conv2d", "weight")
+        let pairs = weight.shape[0] * weight.shape[1], k2 = weight.shape[2] * weight.shape[3]
+        let wi = Input(weight)
+        defer { keepAlive(wi) }
+        var wsq = [Float](repeating: 0, count: pairs)
+        for pair in 0..<pairs {
             var acc: Float = 0
-            let p = wi.base + (oc * i + ic) * k2
+            let p = wi.base + pair * k2
             for t in 0..<k2 { acc += p[t] * p[t] }
-            wsq[oc * i + ic] = acc
-        } }
-        for b in 0..<n { for oc in 0..<o {
-            var acc: Double = 0
-            for ic in 0..<i { let s = Double(si.base[b * i + ic]); acc += s * s * Double(wsq[oc * i + ic]) }
-            let sum = Float(acc)
-            d[b * o + oc] = 1 / (clampInsteadOfAdd ? max(sum, eps) : sum + eps).squareRoot()
-        } }
-        return out
+            wsq[pair] = acc
+        }
+        return wsq
+    }
+
+    /// Demodulation coefficients from precomputed `squaredKernelNorms` (`[O, I]`) and styles `[N, I]`:
+    /// `d[n, o] = 1 / √(Σ_i s[n,i]²·norms[o,i] + eps)` (or `max(…, eps)`), the sum over i in double. `[N·O]`.
+    public static func demodulationCoefficients(squaredNorms: [Float], outChannels o: Int,
+                                                styles: UnsafePointer<Float>, batch n: Int, eps: Float = 1e-8,
+                                                clampInsteadOfAdd: Bool = false) -> [Float] {
+        let i = o > 0 ? squaredNorms.count / o : 0
+        var d = [Float](repeating: 0, count: n * o)
+        squaredNorms.withUnsafeBufferPointer { wsq in
+            for b in 0..<n {
+                for oc in 0..<o {
+                    var acc: Double = 0
+                    for ic in 0..<i {
+                        let s = Double(styles[b * i + ic])
+                        acc += s * s * Double(wsq[oc * i + ic])
+                    }
+                    let sum = Float(acc)
+                    d[b * o + oc] = 1 / (clampInsteadOfAdd ? max(sum, eps) : sum + eps).squareRoot()
+                }
+            }
+        }
+        return d
     }
 
     /// Per-sample weights of the fused modulated conv: `W'[n,o,i] = W[o,i]·s[n,i]·d[n,o]` (d = 1 without

@@ -22,35 +22,13 @@ struct StyleGAN2Modulation {
         inChannels = i
         self.taps = taps
         self.transposed = transposed
-        let src = w.floats()
-        var norms = [Float](repeating: 0, count: o * i)
-        for p in 0..<(o * i) {
-            var acc: Float = 0
-            for t in 0..<taps { acc += src[p * taps + t] * src[p * taps + t] }
-            norms[p] = acc
-        }
-        squaredNorms = norms
+        squaredNorms = try Ops.squaredKernelNorms(weight: w)
         weight = transposed ? try Ops.permute(w, [1, 0, 2, 3]).toFloat32() : w.toFloat32()
     }
 
-    /// Demodulation coefficients `rsqrt(Σ_i s[n,i]²·Σ_k W[o,i,k]² + 1e-8)`, `[N·O]`, accumulated in double as the
-    /// engine's `demodulationCoefficients` does.
+    /// Demodulation coefficients `rsqrt(Σ_i s[n,i]²·Σ_k W[o,i,k]² + 1e-8)`, `[N·O]` (the engine's, from the norms).
     func demodulation(_ styles: UnsafePointer<Float>, batch n: Int) -> [Float] {
-        let (o, i) = (outChannels, inChannels)
-        var d = [Float](repeating: 0, count: n * o)
-        squaredNorms.withUnsafeBufferPointer { wsq in
-            for b in 0..<n {
-                for oc in 0..<o {
-                    var acc: Double = 0
-                    for ic in 0..<i {
-                        let s = Double(styles[b * i + ic])
-                        acc += s * s * Double(wsq[oc * i + ic])
-                    }
-                    d[b * o + oc] = 1 / (Float(acc) + 1e-8).squareRoot()
-                }
-            }
-        }
-        return d
+        Ops.demodulationCoefficients(squaredNorms: squaredNorms, outChannels: outChannels, styles: styles, batch: n)
     }
 
     /// Per-sample weights `W[o,i,k]·s[n,i]·d[n,o]`: `[N·O, I, kh, kw]` for the grouped conv, or (transposed)
