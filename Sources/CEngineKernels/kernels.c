@@ -4,6 +4,7 @@
 #endif
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "simd_helpers.h"
 #define EK_X86 1
 #endif
 
@@ -34,7 +35,6 @@ static void fir_down2_base(float *out, const float *x, const float *w, long taps
 
 #ifdef EK_X86
 // ---------------------------------------------------------------- AVX-512
-#define EK_MASK(left) ((left) >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (left)) - 1))
 
 // Four independent accumulators per step hide the FMA latency (the filters are short: 2-12 taps).
 __attribute__((target("avx512f")))
@@ -113,16 +113,9 @@ static void fir_rows_512(float *dst, const float *const *rows, const float *w, l
 __attribute__((target("avx512f")))
 static void lrelu_512(float *x, long n, float slope, float gain, float lo, float hi) {
     __m512 s = _mm512_set1_ps(slope), g = _mm512_set1_ps(gain), l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
-    __m512 z = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
-        long left = n - i;
-        __mmask16 k = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(k, x + i);
-        __mmask16 neg = _mm512_cmp_ps_mask(v, z, _CMP_LT_OQ);
-        v = _mm512_mask_mul_ps(v, neg, v, s);
-        v = _mm512_mul_ps(v, g);
-        v = _mm512_min_ps(h, _mm512_max_ps(l, v));  // bounds first: max/min return their 2nd operand for NaN
-        _mm512_mask_storeu_ps(x + i, k, v);
+        __mmask16 k = EK_MASK(n - i);
+        _mm512_mask_storeu_ps(x + i, k, ek_lrelu_gain_clamp_512(_mm512_maskz_loadu_ps(k, x + i), s, g, l, h));
     }
 }
 
@@ -729,10 +722,8 @@ EK_FLRELU_PASSES(256)
 
 __attribute__((target("avx512f"), always_inline))
 static inline __m512 flrelu_act_512(__m512 v, const float *act) {
-    __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    v = _mm512_mul_ps(_mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act[0])), _mm512_set1_ps(act[1]));
-    // clamp bound first: max/min return the second operand when one is NaN, so NaN passes through as in torch
-    return _mm512_min_ps(_mm512_set1_ps(act[3]), _mm512_max_ps(_mm512_set1_ps(act[2]), v));
+    return ek_lrelu_gain_clamp_512(v, _mm512_set1_ps(act[0]), _mm512_set1_ps(act[1]), _mm512_set1_ps(act[2]),
+                                   _mm512_set1_ps(act[3]));
 }
 
 // Up to 128 columns of both output rows in registers (16 accumulators); inlined per vector count so only the

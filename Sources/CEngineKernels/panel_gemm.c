@@ -6,6 +6,7 @@
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "simd_helpers.h"
 #define PG_X86 1
 #endif
 
@@ -47,7 +48,7 @@ static inline void transpose16_regs(__m512 *r) {
 // (dst[r * PG_COLS + c] = b(j0 + c, p0 + r)). `kp` valid values per row (masked loads past k), `rows` valid rows.
 __attribute__((target("avx512f")))
 static void transpose16_512(float *dst, const float *b, long ldb, long rows, long kp) {
-    __mmask16 km = kp >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kp) - 1);
+    __mmask16 km = EK_MASK(kp);
     __m512 r[16];
     for (int c = 0; c < 16; c++) r[c] = c < rows ? _mm512_maskz_loadu_ps(km, b + c * ldb) : _mm512_setzero_ps();
     transpose16_regs(r);
@@ -126,8 +127,7 @@ static void panel_gemm_512(long m, long n, long k, float alpha, const float *a, 
         long rows = m - i0 < PG_ROWS ? m - i0 : PG_ROWS;
         for (long q = 0; q < panels; q++) {
             long w = n - q * PG_COLS;
-            __mmask16 m0 = w >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << w) - 1);
-            __mmask16 m1 = w >= 32 ? (__mmask16)0xFFFF : (w > 16 ? (__mmask16)((1u << (w - 16)) - 1) : 0);
+            __mmask16 m0 = EK_MASK(w), m1 = w > 16 ? EK_MASK(w - 16) : 0;
             panel_tile_512(k, a + i0 * lda, lda, rows, bp + q * k * PG_COLS, c + i0 * ldc + q * PG_COLS, ldc,
                            m0, m1, alpha, rowScale ? rowScale + i0 : 0);
         }
@@ -169,14 +169,14 @@ long ek_gemm_scratch_floats(long m, long n, long k) {
 __attribute__((target("avx512f")))
 static void blocked_pack_a(float *dst, const float *a, long lda, int transposed, long rows, long kc) {
     if (transposed) {
-        __mmask16 rm = (__mmask16)((1u << rows) - 1);
+        __mmask16 rm = EK_MASK(rows);
         for (long p = 0; p < kc; p++)
             _mm512_mask_storeu_ps(dst + p * PG_ROWS, 0x0FFF, _mm512_maskz_loadu_ps(rm, a + p * lda));
         return;
     }
     for (long p0 = 0; p0 < kc; p0 += 16) {
         long kp = kc - p0 < 16 ? kc - p0 : 16;
-        __mmask16 km = kp == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << kp) - 1);
+        __mmask16 km = EK_MASK(kp);
         __m512 v[16];
         for (int r = 0; r < 16; r++)
             v[r] = r < rows ? _mm512_maskz_loadu_ps(km, a + r * lda + p0) : _mm512_setzero_ps();
