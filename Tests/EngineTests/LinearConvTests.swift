@@ -68,6 +68,28 @@ struct LinearConvTests {
         }
     }
 
+    /// Demodulation from norms computed once (as models do at load) gives the same bits as computing them per
+    /// call, the coefficients match a double-precision formula, and norms of the wrong size are refused.
+    @Test func precomputedNormsGiveTheSameModulatedWeights() throws {
+        let (o, i, n) = (5, 7, 3)
+        let w = Tensor(shape: [o, i, 3, 3], floats: (0..<(o * i * 9)).map { Float(($0 * 104729) % 97) / 97 - 0.5 })
+        let s = Tensor(shape: [n, i], floats: (0..<(n * i)).map { Float(($0 * 7919) % 113) / 56 - 1 })
+        let norms = try Ops.squaredKernelNorms(weight: w)
+        let ws = w.floats(), ss = s.floats()
+        #expect(norms.count == o * i)
+        #expect(abs(norms[o * i - 1] - (0..<9).map { ws[(o * i - 1) * 9 + $0] * ws[(o * i - 1) * 9 + $0] }.reduce(0, +)) < 1e-6)
+        let once = try Ops.modulatedWeights(weight: w, styles: s, squaredNorms: norms)
+        let perCall = try Ops.modulatedWeights(weight: w, styles: s)
+        #expect(once.floats() == perCall.floats())
+        let d = try Ops.demodulationCoefficients(weight: w, styles: s).floats()
+        for b in 0..<n { for oc in 0..<o {
+            var acc = 0.0
+            for ic in 0..<i { for t in 0..<9 { let v = Double(ws[(oc * i + ic) * 9 + t]) * Double(ss[b * i + ic]); acc += v * v } }
+            #expect(abs(Double(d[b * o + oc]) - 1 / (acc + 1e-8).squareRoot()) < 1e-5 / (acc + 1e-8).squareRoot())
+        } }
+        #expect(throws: EngineError.self) { try Ops.modulatedWeights(weight: w, styles: s, squaredNorms: [1, 2, 3]) }
+    }
+
     @Test func largeConvMatchesDirectSum() throws {
         // A shape big enough to use several im2col tiles per worker, checked against a direct loop.
         let x = Tensor(shape: [1, 40, 45, 47], floats: (0..<(40 * 45 * 47)).map { Float(($0 * 7919) % 113) / 113 - 0.5 })

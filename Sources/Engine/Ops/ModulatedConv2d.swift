@@ -56,19 +56,27 @@ extension Ops {
     }
 
     /// Per-sample weights of the fused modulated conv: `W'[n,o,i] = W[o,i]·s[n,i]·d[n,o]` (d = 1 without
-    /// demodulation), shaped `[N·O, I, kh, kw]` for a grouped conv with `groups = N`.
+    /// demodulation), shaped `[N·O, I, kh, kw]` for a grouped conv with `groups = N`. `squaredNorms`: the
+    /// weight's `squaredKernelNorms`, when the caller computed them once (the same numbers either way).
     public static func modulatedWeights(weight: Tensor, styles: Tensor, demodulate: Bool = true,
-                                        eps: Float = 1e-8) throws(EngineError) -> Tensor {
+                                        eps: Float = 1e-8, squaredNorms: [Float]? = nil) throws(EngineError) -> Tensor {
         let (o, i, k2, n) = try modulationShapes(weight: weight, styles: styles)
-        let dc = demodulate ? try demodulationCoefficients(weight: weight, styles: styles, eps: eps) : nil
-        let wi = Input(weight), si = Input(styles), di = dc.map(Input.init)
-        defer { keepAlive(wi, si, di as Any) }
+        if let squaredNorms {
+            try require(squaredNorms.count == o * i, "modulated_conv2d",
+                        "\(squaredNorms.count) squared norms for a weight \(weight.shape) (\(o * i) expected)")
+        }
+        let wi = Input(weight), si = Input(styles)
+        defer { keepAlive(wi, si) }
+        var norms = squaredNorms ?? []
+        if demodulate && squaredNorms == nil { norms = try squaredKernelNorms(weight: weight) }
+        let dc = demodulate
+            ? demodulationCoefficients(squaredNorms: norms, outChannels: o, styles: si.base, batch: n, eps: eps) : nil
         let out = Tensor.uninitializedF32([n * o, i, weight.shape[2], weight.shape[3]])
         let dst = out.mutableBase
         Parallel.forRanges(n * o, minChunk: 8) { r in
             for row in r {
                 let b = row / o, oc = row % o
-                let dv = di?[row] ?? 1
+                let dv = dc?[row] ?? 1
                 for ic in 0..<i {
                     let s = si.base[b * i + ic]
                     let src = wi.base + (oc * i + ic) * k2, d = dst + (row * i + ic) * k2

@@ -10,6 +10,9 @@ struct StyleGAN3Layer {
     let affine: StyleGAN3Dense
     /// `[O, I, k, k]`; pre-normalised per output channel for demodulating layers.
     let weight: Tensor
+    /// The weight's `Σ_k W²` per (o, i) for the demodulation, computed once (nil for ToRGB, which does not
+    /// demodulate, or a weight of the wrong rank, which the forward pass then reports).
+    let squaredNorms: [Float]?
     let bias: Tensor
     let inputGain: Float
     let upFilter: Tensor?, downFilter: Tensor?
@@ -20,6 +23,7 @@ struct StyleGAN3Layer {
         affine = StyleGAN3Dense(scope.scope("affine"), inFeatures: wDim, outFeatures: g.inChannels)
         let w = scope.tensor("weight", shape: [g.outChannels, g.inChannels, g.convKernel, g.convKernel])
         weight = g.isToRGB ? w : Self.normalisedPerOutput(w)
+        squaredNorms = g.isToRGB ? nil : try? Ops.squaredKernelNorms(weight: weight)
         bias = scope.tensor("bias", shape: [g.outChannels])
         let ema = scope.tensor("magnitude_ema", shape: []).floats().first ?? 1
         inputGain = 1 / ema.squareRoot()
@@ -58,7 +62,8 @@ struct StyleGAN3Layer {
             let meanSquare = s.reduce(Float(0)) { $0 + $1 * $1 } / Float(max(s.count, 1))
             styles = Ops.scale(styles, 1 / meanSquare.squareRoot())
         }
-        var wm = try Ops.modulatedWeights(weight: weight, styles: styles, demodulate: demodulate)
+        var wm = try Ops.modulatedWeights(weight: weight, styles: styles, demodulate: demodulate,
+                                          squaredNorms: squaredNorms)
         if inputGain != 1 { wm = Ops.scale(wm, inputGain) }
         let k = g.convKernel
         let y = try Ops.conv2d(x.toFloat32().reshaped([1, n * g.inChannels, g.inSize, g.inSize]), weight: wm,
