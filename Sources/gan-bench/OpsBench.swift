@@ -10,7 +10,7 @@ struct OpsBench: ParsableCommand {
         commandName: "ops",
         abstract: "Time engine ops (median of runs): ms, GFLOP/s, GB/s; optionally against PyTorch.")
 
-    @Flag(name: .long, help: "Print a JSON array of {op, params, ms, gflops, gbps, cpu_ms[, torch_ms, ratio]}.")
+    @Flag(name: .long, help: "Print a JSON array of {op, params, ms, gflops, gbps, cpu_ms[, torch_ms, ratio[, ratio_min, ratio_max, rounds]]}.")
     var json = false
 
     @Option(name: .long, help: "A Python with torch: time the same shapes in PyTorch (2 threads), alternating with the engine, and print the ratio.")
@@ -25,43 +25,90 @@ struct OpsBench: ParsableCommand {
     @Option(name: .long, help: "Minimum seconds of timed runs per case.")
     var seconds = 0.5
 
+    @Option(name: .long, help: "Measure every case this many times, in turn (round 1 of all cases, then round 2, …), and report the median round with the range of ratios: on a shared host, load moves from minute to minute.")
+    var rounds = 1
+
+    /// One round of one case.
+    struct Sample {
+        var seconds: Double, cpu: Double, torchMs: Double?
+    }
+
+    func validate() throws {
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+    }
+
     func run() throws {
         let cases = OpsBenchRunner.cases(filter: filter)
         let peer = try torch.map { try TorchPeer(python: $0, script: OpsBenchRunner.torchScript(cases)) }
         defer { peer?.close() }
         if !json {
             print("OpenBLAS \(BLASRuntime.coreName), \(Parallel.coreCount) cores; median of ≥\(runs) runs"
-                  + (peer == nil ? "" : ", alternating with PyTorch in warmed blocks of ~0.1 s"))
+                  + (peer == nil ? "" : ", alternating with PyTorch in warmed blocks of ~0.1 s")
+                  + (rounds > 1 ? "; median of \(rounds) rounds" : ""))
         }
-        var rows: [String] = []
-        for (index, c) in cases.enumerated() {
-            let sec: Double, cpu: Double, t: Double?
-            if let peer {
-                let m = try OpsBenchRunner.alternatingMedians(minRuns: runs, minSeconds: seconds, c.run) { try peer.time(index) / 1e3 }
-                (sec, cpu, t) = (m.wall, m.cpu, m.other * 1e3)
-            } else {
-                (sec, cpu) = try OpsBenchRunner.median(minRuns: runs, minSeconds: seconds, c.run)
-                t = nil
-            }
-            let ms = sec * 1e3
-            let gflops = c.flops / sec / 1e9
-            let gbps = c.bytes / sec / 1e9
-            if json {
-                var fields = ["\"op\": \"\(c.op)\"",
-                              "\"params\": {" + c.params.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}",
-                              "\"ms\": \(jsonNumber(ms, 4))", "\"gflops\": \(jsonNumber(gflops, 2))", "\"gbps\": \(jsonNumber(gbps, 2))", "\"cpu_ms\": \(jsonNumber(cpu * 1e3, 4))"]
-                if let t { fields += ["\"torch_ms\": \(jsonNumber(t, 4))", "\"ratio\": \(jsonNumber(t / ms, 3))"] }
-                rows.append("  {" + fields.joined(separator: ", ") + "}")
-            } else {
-                var line = c.key.padding(toLength: 78, withPad: " ", startingAt: 0)
-                    + " " + jsonNumber(ms, 3).leftPad(10) + " ms " + jsonNumber(gflops, 1).leftPad(8) + " GFLOP/s " + jsonNumber(gbps, 2).leftPad(7) + " GB/s  cpu " + jsonNumber(cpu * 1e3, 3).leftPad(9) + " ms"
-                if let t { line += "   torch " + jsonNumber(t, 3).leftPad(9) + " ms  ×" + jsonNumber(t / ms, 2) }
-                print(line)
+        var samples = [[Sample]](repeating: [], count: cases.count)
+        for round in 0..<rounds {
+            if rounds > 1 { FileHandle.standardError.write(Data("round \(round + 1)/\(rounds)\n".utf8)) }
+            for (index, c) in cases.enumerated() {
+                if let peer {
+                    let m = try OpsBenchRunner.alternatingMedians(minRuns: runs, minSeconds: seconds, c.run) {
+                        try peer.time(index) / 1e3
+                    }
+                    samples[index].append(Sample(seconds: m.wall, cpu: m.cpu, torchMs: m.other * 1e3))
+                } else {
+                    let m = try OpsBenchRunner.median(minRuns: runs, minSeconds: seconds, c.run)
+                    samples[index].append(Sample(seconds: m.wall, cpu: m.cpu, torchMs: nil))
+                }
+                if rounds == 1 && !json { print(Self.line(c, samples[index])) }
             }
         }
-        if json { print("[\n" + rows.joined(separator: ",\n") + "\n]") }
+        if json {
+            print("[\n" + zip(cases, samples).map { "  " + Self.jsonRow($0, $1) }.joined(separator: ",\n") + "\n]")
+        } else if rounds > 1 {
+            for (c, s) in zip(cases, samples) { print(Self.line(c, s)) }
+        }
     }
 
+    /// The median round (by engine time) and the ratios of all rounds.
+    static func summary(_ s: [Sample]) -> (median: Sample, ratios: [Double]) {
+        let sorted = s.sorted { $0.seconds < $1.seconds }
+        let ratios = s.compactMap { x in x.torchMs.map { $0 / (x.seconds * 1e3) } }.sorted()
+        return (sorted[sorted.count / 2], ratios)
+    }
+
+    static func line(_ c: OpsBenchCase, _ s: [Sample]) -> String {
+        let (m, ratios) = summary(s)
+        let ms = m.seconds * 1e3
+        var line = c.key.padding(toLength: 78, withPad: " ", startingAt: 0)
+            + " " + jsonNumber(ms, 3).leftPad(10) + " ms " + jsonNumber(c.flops / m.seconds / 1e9, 1).leftPad(8)
+            + " GFLOP/s " + jsonNumber(c.bytes / m.seconds / 1e9, 2).leftPad(7) + " GB/s  cpu "
+            + jsonNumber(m.cpu * 1e3, 3).leftPad(9) + " ms"
+        if let t = m.torchMs {
+            line += "   torch " + jsonNumber(t, 3).leftPad(9) + " ms  ×" + jsonNumber(ratios[ratios.count / 2], 2)
+            if ratios.count > 1 {
+                line += " (×" + jsonNumber(ratios.first!, 2) + "–" + jsonNumber(ratios.last!, 2) + ")"
+            }
+        }
+        return line
+    }
+
+    static func jsonRow(_ c: OpsBenchCase, _ s: [Sample]) -> String {
+        let (m, ratios) = summary(s)
+        let ms = m.seconds * 1e3
+        var fields = ["\"op\": \"\(c.op)\"",
+                      "\"params\": {" + c.params.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}",
+                      "\"ms\": \(jsonNumber(ms, 4))", "\"gflops\": \(jsonNumber(c.flops / m.seconds / 1e9, 2))",
+                      "\"gbps\": \(jsonNumber(c.bytes / m.seconds / 1e9, 2))", "\"cpu_ms\": \(jsonNumber(m.cpu * 1e3, 4))"]
+        if let t = m.torchMs {
+            fields += ["\"torch_ms\": \(jsonNumber(t, 4))", "\"ratio\": \(jsonNumber(ratios[ratios.count / 2], 3))"]
+            if ratios.count > 1 {
+                fields += ["\"ratio_min\": \(jsonNumber(ratios.first!, 3))", "\"ratio_max\": \(jsonNumber(ratios.last!, 3))",
+                           "\"rounds\": \(ratios.count)"]
+            }
+        }
+        return "{" + fields.joined(separator: ", ") + "}"
+    }
 }
 
 private extension String {
