@@ -57,8 +57,33 @@ static void transpose16_512(float *dst, const float *b, long ldb, long rows, lon
 }
 #endif
 
+#ifdef PG_X86
+// Row-major b, row by row: each source row is read once, front to back, and its 32-float pieces go to their
+// panels (panel by panel, every row was visited once per panel: ~2% of a 2048³ product, measured).
+__attribute__((target("avx512f")))
+static void panel_pack_rows_512(float *dst, const float *b, long ldb, long k, long n) {
+    long panels = (n + PG_COLS - 1) / PG_COLS;
+    for (long p = 0; p < k; p++) {
+        const float *src = b + p * ldb;
+        float *d = dst + p * PG_COLS;
+        for (long q = 0; q < panels; q++, d += k * PG_COLS) {
+            long left = n - q * PG_COLS;
+            __mmask16 m0 = EK_MASK(left), m1 = left > 16 ? EK_MASK(left - 16) : 0;
+            _mm512_storeu_ps(d, _mm512_maskz_loadu_ps(m0, src + q * PG_COLS));
+            _mm512_storeu_ps(d + 16, _mm512_maskz_loadu_ps(m1, src + q * PG_COLS + 16));
+        }
+    }
+}
+#endif
+
 // Panel q holds, for p in [0, k), the 32 values b(p, 32q ..< 32q + 32), zero past n.
 void ek_panel_pack(float *dst, const float *b, long ldb, long k, long n, int transposed) {
+#ifdef PG_X86
+    if (!transposed && ek_kernel_level() == 3) {
+        panel_pack_rows_512(dst, b, ldb, k, n);
+        return;
+    }
+#endif
     for (long j0 = 0; j0 < n; j0 += PG_COLS) {
         long w = n - j0 < PG_COLS ? n - j0 : PG_COLS;
 #ifdef PG_X86

@@ -1,5 +1,6 @@
 import Testing
 @testable import Engine
+import CEngineKernels
 
 /// The engine's blocked GEMM against a double-precision product, on shapes that reach every edge: partial
 /// 12-row and 32-column tiles, a KC slab remainder (k > 256), an NC block remainder (n > 512), and the split
@@ -121,6 +122,31 @@ struct BlockedGEMMTests {
                     #expect(worst < 1e-4, "per \(perRow ? "row" : "column"): \(worst)")
                 }
             }
+        }
+    }
+
+    /// `ek_panel_pack` writes exactly its documented layout, zeros past n included, for row-major and
+    /// transposed sources and widths that end inside either half of a panel.
+    @Test(arguments: [(5, 37), (3, 20), (17, 64), (2, 1)])
+    func panelPackLayout(k: Int, n: Int) {
+        let src = (0..<(k * n)).map { Float($0 + 1) }
+        let panels = (n + 31) / 32
+        for transposed in [false, true] {
+            // Row-major b(p, j) = src[p·n + j]; transposed storage holds b(p, j) at src'[j·k + p].
+            let stored = transposed ? (0..<(k * n)).map { src[($0 % k) * n + $0 / k] } : src
+            var packed = [Float](repeating: .nan, count: panels * 32 * k)
+            stored.withUnsafeBufferPointer { sp in
+                packed.withUnsafeMutableBufferPointer { dp in
+                    ek_panel_pack(dp.baseAddress!, sp.baseAddress!, transposed ? k : n, k, n, transposed ? 1 : 0)
+                }
+            }
+            var wrong = 0
+            for q in 0..<panels { for p in 0..<k { for c in 0..<32 {
+                let j = q * 32 + c
+                let want: Float = j < n ? src[p * n + j] : 0
+                if packed[(q * k + p) * 32 + c] != want { wrong += 1 }
+            } } }
+            #expect(wrong == 0, "k \(k) n \(n) transposed \(transposed)")
         }
     }
 }
