@@ -319,9 +319,9 @@ extension Ops {
         // power of two apart map every ξ of a tile to one L1 set (measured: the weight transform of 512×512
         // took 17 ms instead of ~1).
         let uPlane = og * cg + 16, vPlane = cg * tb + 16, mPlane = og * tb + 16
-        let blockFloats = 16 * (vPlane + mPlane)
+        let vmFloats = 16 * (vPlane + mPlane)   // one block's transformed input and products
         let outPlane = geo.outH * geo.outW
-        Scratch.withBuffer(16 * uPlane + (local ? 0 : blockFloats)) { buf in
+        Scratch.withBuffer(16 * uPlane + (local ? 0 : vmFloats)) { buf in
             let u = buf
             for gi in 0..<groups {
                 let wg = weight + gi * og * cg * 9
@@ -356,7 +356,7 @@ extension Ops {
                     }
                     if local {
                         Parallel.forEach((tiles + tb - 1) / tb) { i in
-                            Scratch.withBuffer(blockFloats) { vm in
+                            Scratch.withBuffer(vmFloats) { vm in
                                 block(i * tb, min(tiles, i * tb + tb), vm, vm + 16 * vPlane, onAllCores: false)
                             }
                         }
