@@ -76,29 +76,34 @@ static void panel_pack_rows_512(float *dst, const float *b, long ldb, long k, lo
 }
 #endif
 
+#ifdef PG_X86
+// Transposed b (b(p, j) = b[j*ldb + p]): 16 × 16 register transposes, panel by panel.
+__attribute__((target("avx512f")))
+static void panel_pack_transposed_512(float *dst, const float *b, long ldb, long k, long n) {
+    for (long j0 = 0; j0 < n; j0 += PG_COLS, dst += k * PG_COLS) {
+        long w = n - j0 < PG_COLS ? n - j0 : PG_COLS;
+        for (long p0 = 0; p0 < k; p0 += 16) {
+            long kp = k - p0 < 16 ? k - p0 : 16;
+            for (long h = 0; h < PG_COLS; h += 16) {
+                long rows = w - h < 0 ? 0 : (w - h < 16 ? w - h : 16);
+                transpose16_512(dst + p0 * PG_COLS + h, b + (j0 + h) * ldb + p0, ldb, rows, kp);
+            }
+        }
+    }
+}
+#endif
+
 // Panel q holds, for p in [0, k), the 32 values b(p, 32q ..< 32q + 32), zero past n.
 void ek_panel_pack(float *dst, const float *b, long ldb, long k, long n, int transposed) {
 #ifdef PG_X86
-    if (!transposed && ek_kernel_level() == 3) {
-        panel_pack_rows_512(dst, b, ldb, k, n);
+    if (ek_kernel_level() == 3) {
+        if (transposed) panel_pack_transposed_512(dst, b, ldb, k, n);
+        else panel_pack_rows_512(dst, b, ldb, k, n);
         return;
     }
 #endif
-    for (long j0 = 0; j0 < n; j0 += PG_COLS) {
+    for (long j0 = 0; j0 < n; j0 += PG_COLS, dst += k * PG_COLS) {
         long w = n - j0 < PG_COLS ? n - j0 : PG_COLS;
-#ifdef PG_X86
-        if (transposed && ek_kernel_level() == 3) {
-            for (long p0 = 0; p0 < k; p0 += 16) {
-                long kp = k - p0 < 16 ? k - p0 : 16;
-                for (long h = 0; h < PG_COLS; h += 16) {
-                    long rows = w - h < 0 ? 0 : (w - h < 16 ? w - h : 16);
-                    transpose16_512(dst + p0 * PG_COLS + h, b + (j0 + h) * ldb + p0, ldb, rows, kp);
-                }
-            }
-            dst += k * PG_COLS;
-            continue;
-        }
-#endif
         for (long p = 0; p < k; p++) {
             float *d = dst + p * PG_COLS;
             if (transposed) {
@@ -108,7 +113,6 @@ void ek_panel_pack(float *dst, const float *b, long ldb, long k, long n, int tra
             }
             for (long c = w; c < PG_COLS; c++) d[c] = 0;
         }
-        dst += k * PG_COLS;
     }
 }
 

@@ -40,6 +40,9 @@ func median(_ xs: [Double]) -> Double {
 
 func fmt(_ x: Double) -> String { String(format: "%.2f", x) }
 
+/// The arithmetic mean (0 for none).
+func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
+
 /// A JSON number with `digits` decimals, or `null` when missing or not finite.
 func jsonNumber(_ v: Double?, _ digits: Int) -> String {
     guard let v, v.isFinite else { return "null" }

@@ -46,7 +46,7 @@ enum OpsBenchRunner {
             times.append(now() - t0)
             cpu.append(cpuNow() - c0)
         }
-        return (gan_bench.median(times), cpu.reduce(0, +) / Double(max(cpu.count, 1)))
+        return (gan_bench.median(times), gan_bench.mean(cpu))
     }
 
     /// Like `median`, but alternating with `other` (seconds per call, timed by the other side) in blocks of
@@ -76,7 +76,7 @@ enum OpsBenchRunner {
                 block += dt; otherTotal += dt
             } while block < 0.1 && others.count < 200
         }
-        return (gan_bench.median(times), cpu.reduce(0, +) / Double(max(cpu.count, 1)), gan_bench.median(others))
+        return (gan_bench.median(times), gan_bench.mean(cpu), gan_bench.median(others))
     }
 
     /// Uniform values in [−scale, scale) from a fixed-seed xorshift (fast: the system generator makes a

@@ -148,9 +148,9 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
     }
 }
 
-/// The engine's own blocked GEMM (`ek_gemm`, AVX-512): C split into `parts` pieces by columns (when n ≥ m) or
-/// rows, one single-threaded call per piece. Each piece packs its own operand blocks, so the split duplicates
-/// the packing of the operand it does not cut, and the shorter side is the one cut. Returns false where the
+/// The engine's own blocked GEMM (`ek_gemm`, AVX-512): C split into `parts` pieces along its longer side (by
+/// columns when n ≥ m, else by rows), one single-threaded call per piece. Each piece packs its own operand
+/// blocks, so every piece packs all of the operand the cut does not divide: the one of the shorter side. Returns false where the
 /// kernel does not run (no AVX-512, `GANKIT_GEMM=openblas`, or an empty product), leaving C to the caller.
 @usableFromInline
 func blockedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,

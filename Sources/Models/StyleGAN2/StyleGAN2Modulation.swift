@@ -26,54 +26,40 @@ struct StyleGAN2Modulation {
         weight = transposed ? try Ops.permute(w, [1, 0, 2, 3]).toFloat32() : w.toFloat32()
     }
 
-    /// Demodulation coefficients `rsqrt(Σ_i s[n,i]²·Σ_k W[o,i,k]² + 1e-8)`, `[N·O]` (the engine's, from the norms).
-    func demodulation(_ styles: UnsafePointer<Float>, batch n: Int) -> [Float] {
-        Ops.demodulationCoefficients(squaredNorms: squaredNorms, outChannels: outChannels, styles: styles, batch: n)
-    }
-
-    /// Per-sample weights `W[o,i,k]·s[n,i]·d[n,o]`: `[N·O, I, kh, kw]` for the grouped conv, or (transposed)
-    /// `[N·I, O, kh, kw]` for the grouped transposed conv.
+    /// Per-sample weights `W[o,i,k]·s[n,i]·d[n,o]`: `[N·O, I, kh, kw]` for the grouped conv (the engine's
+    /// `modulatedWeights`, given the norms), or (transposed) `[N·I, O, kh, kw]` for the grouped transposed conv.
     func modulated(styles: Tensor, demodulate: Bool = true) throws -> Tensor {
         let (o, i, k2) = (outChannels, inChannels, taps)
         guard styles.rank == 2, styles.shape[1] == i else {
             throw ModelError("styles \(styles.shape) do not have \(i) channels")
         }
+        guard transposed else {
+            return try Ops.modulatedWeights(weight: weight, styles: styles, demodulate: demodulate,
+                                            squaredNorms: squaredNorms)
+        }
         let n = styles.shape[0]
         let kh = weight.shape[2], kw = weight.shape[3]
         let out = try Tensor(storage: Storage.uninitialized(byteCount: n * o * i * k2 * 4), dtype: .f32,
-                             shape: transposed ? [n * i, o, kh, kw] : [n * o, i, kh, kw])
+                             shape: [n * i, o, kh, kw])
         let dst = out.mutableFloats.baseAddress!
         let s = styles.toFloat32()
         s.withFloats { sp in
             let sb = sp.baseAddress!
-            let d = demodulate ? demodulation(sb, batch: n) : [Float](repeating: 1, count: n * o)
+            let d = demodulate
+                ? Ops.demodulationCoefficients(squaredNorms: squaredNorms, outChannels: o, styles: sb, batch: n)
+                : [Float](repeating: 1, count: n * o)
             weight.withFloats { wp in
                 let w = wp.baseAddress!
                 d.withUnsafeBufferPointer { dp in
-                    if transposed {
-                        // dst[n, i, o, k] = Wt[i, o, k]·s[n, i]·d[n, o]
-                        Parallel.forRanges(n * i, minChunk: 8) { r in
-                            for row in r {
-                                let b = row / i, ic = row % i
-                                let sv = sb[b * i + ic]
-                                for oc in 0..<o {
-                                    let dv = dp[b * o + oc]
-                                    let src = w + (ic * o + oc) * k2, dd = dst + (row * o + oc) * k2
-                                    for t in 0..<k2 { dd[t] = src[t] * sv * dv }
-                                }
-                            }
-                        }
-                    } else {
-                        // dst[n, o, i, k] = W[o, i, k]·s[n, i]·d[n, o]
-                        Parallel.forRanges(n * o, minChunk: 8) { r in
-                            for row in r {
-                                let b = row / o, oc = row % o
-                                let dv = dp[row]
-                                for ic in 0..<i {
-                                    let sv = sb[b * i + ic]
-                                    let src = w + (oc * i + ic) * k2, dd = dst + (row * i + ic) * k2
-                                    for t in 0..<k2 { dd[t] = src[t] * sv * dv }
-                                }
+                    // dst[n, i, o, k] = Wt[i, o, k]·s[n, i]·d[n, o]
+                    Parallel.forRanges(n * i, minChunk: 8) { r in
+                        for row in r {
+                            let b = row / i, ic = row % i
+                            let sv = sb[b * i + ic]
+                            for oc in 0..<o {
+                                let dv = dp[b * o + oc]
+                                let src = w + (ic * o + oc) * k2, dd = dst + (row * o + oc) * k2
+                                for t in 0..<k2 { dd[t] = src[t] * sv * dv }
                             }
                         }
                     }
