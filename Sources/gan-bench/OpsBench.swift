@@ -16,7 +16,7 @@ struct OpsBench: ParsableCommand {
     @Option(name: .long, help: "A Python with torch: time the same shapes in PyTorch (2 threads), alternating with the engine, and print the ratio.")
     var torch: String?
 
-    @Option(name: .long, help: "Only cases whose op name contains this text.")
+    @Option(name: .long, help: "Only cases whose op name contains this text, or whose key starts with it ('conv2d(kernel=4').")
     var filter: String?
 
     @Option(name: .long, help: "Minimum timed runs per case.")

@@ -93,10 +93,11 @@ enum OpsBenchRunner {
         return t
     }
 
-    /// The cases whose op name contains `filter` (all when nil); inputs are only built for those.
+    /// The cases whose op name contains `filter`, or whose key (`op(name=value,…)`) starts with it (all when nil);
+    /// inputs are only built for those ops.
     static func cases(filter: String? = nil) -> [OpsBenchCase] {
         var list: [OpsBenchCase] = []
-        func want(_ op: String) -> Bool { filter.map { op.contains($0) } ?? true }
+        func want(_ op: String) -> Bool { filter.map { op.contains($0) || $0.hasPrefix(op + "(") } ?? true }
         let torchRand = "lambda *s: torch.rand(*s) * 2 - 1"
 
         // sgemm: the engine's GEMM (a product this large runs on OpenBLAS' own threads, see ParallelGEMM.swift).
@@ -245,7 +246,8 @@ enum OpsBenchRunner {
             }, torchSetup: "R=\(torchRand); q=R(\(b),\(hds),\(l),\(d)); k=R(\(b),\(hds),\(l),\(d)); v=R(\(b),\(hds),\(l),\(d))",
                torchCall: "F.scaled_dot_product_attention(q, k, v)"))
         }
-        return list
+        guard let filter, filter.contains("(") else { return list }
+        return list.filter { $0.key.hasPrefix(filter) }
     }
 
     /// A Python program (2 threads, no grad) that serves `TorchPeer`'s requests for these cases.

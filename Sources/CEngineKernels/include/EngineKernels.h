@@ -102,6 +102,27 @@ long ek_gemm_scratch_floats(long m, long n, long k);
 int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
             long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch);
 
+/// One image batch seen as an im2col matrix: rows (c, ky, kx) for c < channels, columns the output pixels of
+/// image 0, then image 1, … (images `imageStride` floats apart); element x[c, oy·sh − padTop + ky·dh,
+/// ox·sw − padLeft + kx·dw], zero outside the image.
+typedef struct {
+    const float *x;
+    long imageStride;
+    long channels, height, width, kh, kw, sh, sw, dh, dw, padTop, padLeft, outH, outW;
+} ek_conv_source;
+
+/// Floats of (64-byte aligned) scratch `ek_conv_gemm` needs for an m × n product of depth k.
+long ek_conv_gemm_scratch_floats(long m, long n, long k);
+
+/// Whether `ek_conv_gemm` runs on columns 0 ..< columns of `src` (an AVX-512 CPU, and offsets within 32 bits).
+int ek_conv_gemm_supported(const ek_conv_source *src, long columns);
+
+/// c[i*ldc + j] = sum_p w[i*ldw + p] · col(p, j0 + j) (+ rowBias[i]) for i < m, j < n, where col is the im2col
+/// matrix of `src`, gathered as B is packed (never built). Rounds exactly as `ek_gemm` on the built matrix with
+/// beta = 0. Returns 0 when not `ek_conv_gemm_supported` (the caller then builds im2col).
+int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source *src, long j0, float *c, long ldc,
+                 const float *rowBias, float *scratch);
+
 /// Which kernel family runs: 3 = AVX-512, 2 = AVX2+FMA, 1 = baseline.
 int ek_kernel_level(void);
 

@@ -207,6 +207,12 @@ extension Ops {
                 let p0 = tile * tileCols, p1 = min(p, p0 + tileCols)
                 let xg = x + (b * c + gi * geo.channels) * inPlane
                 let dst = out + (b * o + gi * og) * p
+                let source = ImplicitConvGEMM.source(xg, geo)
+                if ImplicitConvGEMM.available(source, columns: p) {
+                    ImplicitConvGEMM.multiply(m: og, n: p1 - p0, weight: weight + gi * og * k, ldw: k, source: source,
+                                              j0: p0, c: dst + p0, ldc: p, bias: bias.map { $0 + gi * og }, parts: 1)
+                    return
+                }
                 fillBias(dst, channel0: gi * og, count: og, cols: p0, p1)
                 Scratch.withBuffer(k * (p1 - p0)) { col in
                     im2col(xg, geo, rows: 0, k, cols: p0, p1, into: col)
@@ -220,6 +226,12 @@ extension Ops {
                 let b = item / groups, gi = item % groups
                 let xg = x + (b * c + gi * geo.channels) * inPlane
                 let dst = out + (b * o + gi * og) * p
+                let source = ImplicitConvGEMM.source(xg, geo)
+                if ImplicitConvGEMM.available(source, columns: p) {
+                    ImplicitConvGEMM.multiply(m: og, n: p, weight: weight + gi * og * k, ldw: k, source: source, c: dst,
+                                              ldc: p, bias: bias.map { $0 + gi * og }, parts: cores)
+                    continue
+                }
                 fillBias(dst, channel0: gi * og, count: og, cols: 0, p)
                 Scratch.withBuffer(k * p) { col in
                     Parallel.forRanges(k, minChunk: max(1, 8192 / max(p, 1))) { r in
@@ -247,15 +259,23 @@ extension Ops {
             var b0 = 0
             while b0 < batch {
                 let nb = min(perBlock, batch - b0), cols = nb * p
-                Scratch.withBuffer(k * cols + og * cols) { buf in
-                    let col = buf, prod = buf + k * cols
-                    Parallel.forRanges(k, minChunk: max(1, rowChunk / nb)) { r in
-                        for s in 0..<nb {
-                            im2col(x + (b0 + s) * c * inPlane, geo, rows: r.lowerBound, r.upperBound, cols: 0, p,
-                                   into: col + s * p, ld: cols)
+                let source = ImplicitConvGEMM.source(x + b0 * c * inPlane, geo, imageStride: c * inPlane)
+                let implicit = ImplicitConvGEMM.available(source, columns: cols)
+                Scratch.withBuffer((implicit ? 0 : k * cols) + og * cols) { buf in
+                    let prod = buf
+                    if implicit {
+                        ImplicitConvGEMM.multiply(m: og, n: cols, weight: weight, ldw: k, source: source, c: prod,
+                                                  ldc: cols, bias: nil, parts: Parallel.coreCount)
+                    } else {
+                        let col = buf + og * cols
+                        Parallel.forRanges(k, minChunk: max(1, rowChunk / nb)) { r in
+                            for s in 0..<nb {
+                                im2col(x + (b0 + s) * c * inPlane, geo, rows: r.lowerBound, r.upperBound, cols: 0, p,
+                                       into: col + s * p, ld: cols)
+                            }
                         }
+                        threadedSgemm(m: og, n: cols, k: k, a: weight, lda: k, b: col, ldb: cols, c: prod, ldc: cols)
                     }
-                    threadedSgemm(m: og, n: cols, k: k, a: weight, lda: k, b: col, ldb: cols, c: prod, ldc: cols)
                     // prod is [O, nb·P]; out wants [nb, O, P] plus the bias.
                     Parallel.forRanges(nb * og, minChunk: max(1, 16384 / max(p, 1))) { r in
                         for idx in r {
@@ -277,6 +297,13 @@ extension Ops {
             let xg = x + (b * c + gi * geo.channels) * inPlane
             let dst = out + (b * o + gi * og) * p
             let w = weight + gi * og * k
+            let source = ImplicitConvGEMM.source(xg, geo)
+            if ImplicitConvGEMM.available(source, columns: p) {
+                // The whole plane in one product: nothing is built, so nothing needs cutting into pieces.
+                ImplicitConvGEMM.multiply(m: og, n: p, weight: w, ldw: k, source: source, c: dst, ldc: p,
+                                          bias: bias.map { $0 + gi * og }, parts: Parallel.coreCount)
+                continue
+            }
             var p0 = 0
             while p0 < p {
                 let p1 = min(p, p0 + pieceCols), cols = p1 - p0
