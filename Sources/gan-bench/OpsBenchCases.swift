@@ -135,6 +135,7 @@ enum OpsBenchRunner {
         conv(4, 128, 256, 32, 32, 1, stride: 2)
         conv(1, 512, 512, 64, 64, 1)
         conv(1, 512, 512, 32, 32, 1)
+        conv(3, 128, 3, 128, 128, 4)   // an RGB head (BigGAN's conv_to_rgb)
 
         func linear(_ batch: Int, _ inF: Int, _ outF: Int) {
             guard want("linear") else { return }

@@ -123,6 +123,15 @@ int ek_conv_gemm_supported(const ek_conv_source *src, long columns);
 int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source *src, long j0, float *c, long ldc,
                  const float *rowBias, float *scratch);
 
+/// The most output channels `ek_conv_few` takes.
+#define EK_CONV_FEW_MAX 6
+
+/// Direct convolution of one image (`src`, its first im2col columns) for m ≤ EK_CONV_FEW_MAX output channels:
+/// out[o·outH·outW + p] = (bias ? bias[o] : 0) + sum_r w[o·k + r] · col(r, p) for output pixels p0 ≤ p < p1,
+/// k = channels·kh·kw, summed in r order. Returns 0 (writing nothing) without AVX-512, for more channels or
+/// kernels wider than 64 columns.
+int ek_conv_few(const ek_conv_source *src, const float *w, long m, const float *bias, float *out, long p0, long p1);
+
 /// Which kernel family runs: 3 = AVX-512, 2 = AVX2+FMA, 1 = baseline.
 int ek_kernel_level(void);
 

@@ -168,6 +168,10 @@ extension Ops {
                              localBytes: tuning.winogradLocalBytes)
             return
         }
+        if FewOutputConv.convolve(x: x, batch: batch, inChannels: c, weight: weight, outChannels: o, bias: bias,
+                                  groups: groups, geometry: geo, out: out) {
+            return
+        }
         // Columns of one wide im2col block, so big planes go in a few large pieces.
         let maxCols = max(16, tuning.blockFloats / max(k, 1))
         if !direct && cores > 1 && og >= 32
