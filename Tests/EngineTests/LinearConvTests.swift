@@ -42,6 +42,13 @@ struct LinearConvTests {
                                stride: Size2(s[0], s[1]), padding: Padding2D(tblr: try g.ints("padding")),
                                dilation: Size2(d[0], d[1]), groups: try g.ints("groups")[0])
         expectClose(y, try g["out"], name)
+        // The im2col strategies (what runs without AVX-512) against the same golden.
+        var built = ConvTuning.standard
+        built.implicitIm2col = false
+        let z = try Ops.conv2d(g["x"], weight: g["weight"], bias: g.has("bias") ? g["bias"] : nil,
+                               stride: Size2(s[0], s[1]), padding: Padding2D(tblr: try g.ints("padding")),
+                               dilation: Size2(d[0], d[1]), groups: try g.ints("groups")[0], tuning: built)
+        expectClose(z, try g["out"], name + " (im2col built)")
     }
 
     @Test(arguments: ["convt_k4_s2_p1", "convt_k4_s1_p0_dcgan_first", "convt_k5_s2_p2_op1", "convt_k3_s2_groups2",
@@ -219,15 +226,20 @@ struct LinearConvTests {
     }
 
     /// The wide strategy (whole-plane im2col on all cores, one threaded GEMM per block) in each of its forms —
-    /// several blocks per plane, several planes per block, one group per sample — matches a direct loop.
-    @Test(arguments: [(1, 1, 31, true), (3, 1, 7, true), (3, 1, 7, false), (2, 2, 12, true)])
-    func wideConvMatchesDirectSum(batch: Int, groups: Int, size: Int, withBias: Bool) throws {
+    /// several blocks per plane, several planes per block, one group per sample — matches a direct loop; so does
+    /// the implicit-im2col GEMM in each of its forms (a plane on all cores, planes side by side, one group per
+    /// sample, many small items one per core).
+    @Test(arguments: [(1, 1, 31, true), (3, 1, 7, true), (3, 1, 7, false), (2, 2, 12, true), (3, 4, 5, true)],
+          [false, true])
+    func wideConvMatchesDirectSum(shape: (batch: Int, groups: Int, size: Int, withBias: Bool), implicit: Bool) throws {
+        let (batch, groups, size, withBias) = shape
         let (c, o) = (8 * groups, 40 * groups)
         let x = Tensor(shape: [batch, c, size, size], floats: (0..<(batch * c * size * size)).map { Float(($0 * 7919) % 113) / 113 - 0.5 })
         let w = Tensor(shape: [o, c / groups, 3, 3], floats: (0..<(o * c / groups * 9)).map { Float(($0 * 104729) % 97) / 97 - 0.5 })
         let bias = withBias ? Tensor(shape: [o], floats: (0..<o).map { Float($0) / 10 - 1 }) : nil
         // Blocks of 100 columns (K = 72): 31² and 12² planes go in several pieces, 7² planes two per block.
-        let tuning = ConvTuning(blockFloats: 72 * 100, wideWork: 0, wideWeightFloats: 0, cachedBlockFloats: 0)
+        var tuning = ConvTuning(blockFloats: 72 * 100, wideWork: 0, wideWeightFloats: 0, cachedBlockFloats: 0)
+        tuning.implicitIm2col = implicit
         let y = try Ops.conv2d(x, weight: w, bias: bias, stride: 1, padding: 1, dilation: 1, groups: groups, tuning: tuning)
         let want = Self.directConv(x, w, bias: bias, stride: 1, pad: 1, groups: groups)
         let got = y.floats()

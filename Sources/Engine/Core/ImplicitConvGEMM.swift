@@ -44,3 +44,61 @@ enum ImplicitConvGEMM {
         }
     }
 }
+
+extension ImplicitConvGEMM {
+    /// A whole `conv2d` call (not 1×1 stride 1) on the implicit GEMM; returns false (writing nothing) when it is
+    /// unavailable. Small planes of a batch (groups = 1) go side by side in one product, so 4×4 and 8×8 planes do
+    /// not leave most of a 32-column panel empty; their products are then scattered to NCHW with the bias. Other
+    /// planes are one product each: on all cores, or one per core when there are many small ones.
+    static func convolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
+                         outChannels o: Int, bias: UnsafePointer<Float>?, groups: Int, geometry geo: ConvGeometry,
+                         out: UnsafeMutablePointer<Float>) -> Bool {
+        let og = o / groups, k = geo.rows, p = geo.cols, inPlane = geo.height * geo.width
+        let cores = Parallel.coreCount
+        guard available(source(x, geo), columns: p) else { return false }
+        if groups == 1 && batch > 1 && p < sideBySideBelow {
+            let perBlock = min(batch, max(1, sideBySideColumns / p))
+            let whole = source(x, geo, imageStride: c * inPlane)
+            if available(whole, columns: perBlock * p) {
+                Scratch.withBuffer(og * perBlock * p) { prod in
+                    var b0 = 0
+                    while b0 < batch {
+                        let nb = min(perBlock, batch - b0), cols = nb * p
+                        multiply(m: og, n: cols, weight: weight, ldw: k, source: source(x + b0 * c * inPlane, geo,
+                                                                                        imageStride: c * inPlane),
+                                 c: prod, ldc: cols, bias: nil, parts: cores)
+                        // prod is [O, nb·P]; out wants [nb, O, P] plus the bias.
+                        Parallel.forRanges(nb * og, minChunk: max(1, 16384 / max(p, 1))) { r in
+                            for idx in r {
+                                let s = idx / og, oc = idx % og
+                                let src = prod + oc * cols + s * p, dst = out + ((b0 + s) * o + oc) * p
+                                if let bias { ek_add_scalar(dst, src, bias[oc], p) } else { dst.update(from: src, count: p) }
+                            }
+                        }
+                        b0 += nb
+                    }
+                }
+                return true
+            }
+        }
+        let items = batch * groups
+        let small = Double(og) * Double(p) * Double(k) < 2_000_000   // not worth splitting
+        func item(_ t: Int, parts: Int) {
+            let b = t / groups, gi = t % groups
+            multiply(m: og, n: p, weight: weight + gi * og * k, ldw: k,
+                     source: source(x + (b * c + gi * geo.channels) * inPlane, geo), c: out + (b * o + gi * og) * p,
+                     ldc: p, bias: bias.map { $0 + gi * og }, parts: parts)
+        }
+        if items >= 2 * cores && Double(og) * Double(p) * Double(k) < BLASThreading.wideWork {
+            Parallel.forEach(items) { item($0, parts: 1) }
+        } else {
+            for t in 0..<items { item(t, parts: small ? 1 : cores) }
+        }
+        return true
+    }
+
+    /// Planes with fewer output pixels than this go side by side (a batch, groups = 1)...
+    static let sideBySideBelow = 1024
+    /// ...up to about this many columns per product.
+    static let sideBySideColumns = 4096
+}

@@ -40,6 +40,9 @@ struct ConvTuning: Sendable {
     /// two blocks. Measured at 64→64 channels, 256²: 12.9–16.9 ms against 17.2–22.2 phase by phase; at
     /// 128→128, 128² (64–96 tiles a block) it was no faster than phase by phase, so it stays there.
     var winogradLocalBytes = 3 << 19
+    /// With AVX-512, convs with ≤ 6 output channels per group run on the direct kernel and the others (not 1×1
+    /// stride 1) on the implicit-im2col GEMM; off, they build im2col in the ways below (as without AVX-512).
+    var implicitIm2col = true
     @usableFromInline static let standard = ConvTuning()
 }
 
@@ -101,8 +104,10 @@ extension Ops {
     /// - Returns: `[N, O, Ho, Wo]`, `Ho = (H + pt + pb − dh·(kh−1) − 1) / sh + 1`.
     ///
     /// 3×3 stride-1 convs with ≥ 32 channels and ≥ 256 output pixels (all images) run as Winograd F(2×2, 3×3) (16 GEMMs on
-    /// transformed tiles, 2.25× fewer multiplies). The rest run as GEMM: 1×1 stride-1 unpadded convs multiply
-    /// the weight by the input directly. Large convs build
+    /// transformed tiles, 2.25× fewer multiplies). With AVX-512, convs with ≤ 6 output channels per group run on a
+    /// direct kernel (`FewOutputConv`) and the others on a GEMM that gathers im2col as it packs it
+    /// (`ImplicitConvGEMM`). The rest run as GEMM: 1×1 stride-1 unpadded convs multiply
+    /// the weight by the input directly. Without AVX-512, large convs build
     /// the im2col matrix of a whole plane (or of several small planes side by side) on all cores and multiply it
     /// once on all cores (`threadedSgemm`); smaller ones build im2col tiles per worker thread (in cache) and multiply each
     /// with a single-threaded SGEMM.
@@ -168,10 +173,17 @@ extension Ops {
                              localBytes: tuning.winogradLocalBytes)
             return
         }
-        if FewOutputConv.convolve(x: x, batch: batch, inChannels: c, weight: weight, outChannels: o, bias: bias,
-                                  groups: groups, geometry: geo, out: out) {
+        if tuning.implicitIm2col && FewOutputConv.convolve(x: x, batch: batch, inChannels: c, weight: weight,
+                                                           outChannels: o, bias: bias, groups: groups, geometry: geo,
+                                                           out: out) {
             return
         }
+        if tuning.implicitIm2col && !direct
+            && ImplicitConvGEMM.convolve(x: x, batch: batch, inChannels: c, weight: weight, outChannels: o, bias: bias,
+                                         groups: groups, geometry: geo, out: out) {
+            return
+        }
+        // Without AVX-512 (or with `GANKIT_GEMM=openblas`) the im2col matrix is built, in one of three ways.
         // Columns of one wide im2col block, so big planes go in a few large pieces.
         let maxCols = max(16, tuning.blockFloats / max(k, 1))
         if !direct && cores > 1 && og >= 32
@@ -211,12 +223,6 @@ extension Ops {
                 let p0 = tile * tileCols, p1 = min(p, p0 + tileCols)
                 let xg = x + (b * c + gi * geo.channels) * inPlane
                 let dst = out + (b * o + gi * og) * p
-                let source = ImplicitConvGEMM.source(xg, geo)
-                if ImplicitConvGEMM.available(source, columns: p) {
-                    ImplicitConvGEMM.multiply(m: og, n: p1 - p0, weight: weight + gi * og * k, ldw: k, source: source,
-                                              j0: p0, c: dst + p0, ldc: p, bias: bias.map { $0 + gi * og }, parts: 1)
-                    return
-                }
                 fillBias(dst, channel0: gi * og, count: og, cols: p0, p1)
                 Scratch.withBuffer(k * (p1 - p0)) { col in
                     im2col(xg, geo, rows: 0, k, cols: p0, p1, into: col)
@@ -230,12 +236,6 @@ extension Ops {
                 let b = item / groups, gi = item % groups
                 let xg = x + (b * c + gi * geo.channels) * inPlane
                 let dst = out + (b * o + gi * og) * p
-                let source = ImplicitConvGEMM.source(xg, geo)
-                if ImplicitConvGEMM.available(source, columns: p) {
-                    ImplicitConvGEMM.multiply(m: og, n: p, weight: weight + gi * og * k, ldw: k, source: source, c: dst,
-                                              ldc: p, bias: bias.map { $0 + gi * og }, parts: cores)
-                    continue
-                }
                 fillBias(dst, channel0: gi * og, count: og, cols: 0, p)
                 Scratch.withBuffer(k * p) { col in
                     Parallel.forRanges(k, minChunk: max(1, 8192 / max(p, 1))) { r in
@@ -263,23 +263,15 @@ extension Ops {
             var b0 = 0
             while b0 < batch {
                 let nb = min(perBlock, batch - b0), cols = nb * p
-                let source = ImplicitConvGEMM.source(x + b0 * c * inPlane, geo, imageStride: c * inPlane)
-                let implicit = ImplicitConvGEMM.available(source, columns: cols)
-                Scratch.withBuffer((implicit ? 0 : k * cols) + og * cols) { buf in
-                    let prod = buf
-                    if implicit {
-                        ImplicitConvGEMM.multiply(m: og, n: cols, weight: weight, ldw: k, source: source, c: prod,
-                                                  ldc: cols, bias: nil, parts: Parallel.coreCount)
-                    } else {
-                        let col = buf + og * cols
-                        Parallel.forRanges(k, minChunk: max(1, rowChunk / nb)) { r in
-                            for s in 0..<nb {
-                                im2col(x + (b0 + s) * c * inPlane, geo, rows: r.lowerBound, r.upperBound, cols: 0, p,
-                                       into: col + s * p, ld: cols)
-                            }
+                Scratch.withBuffer(k * cols + og * cols) { buf in
+                    let col = buf, prod = buf + k * cols
+                    Parallel.forRanges(k, minChunk: max(1, rowChunk / nb)) { r in
+                        for s in 0..<nb {
+                            im2col(x + (b0 + s) * c * inPlane, geo, rows: r.lowerBound, r.upperBound, cols: 0, p,
+                                   into: col + s * p, ld: cols)
                         }
-                        threadedSgemm(m: og, n: cols, k: k, a: weight, lda: k, b: col, ldb: cols, c: prod, ldc: cols)
                     }
+                    threadedSgemm(m: og, n: cols, k: k, a: weight, lda: k, b: col, ldb: cols, c: prod, ldc: cols)
                     // prod is [O, nb·P]; out wants [nb, O, P] plus the bias.
                     Parallel.forRanges(nb * og, minChunk: max(1, 16384 / max(p, 1))) { r in
                         for idx in r {
@@ -301,13 +293,6 @@ extension Ops {
             let xg = x + (b * c + gi * geo.channels) * inPlane
             let dst = out + (b * o + gi * og) * p
             let w = weight + gi * og * k
-            let source = ImplicitConvGEMM.source(xg, geo)
-            if ImplicitConvGEMM.available(source, columns: p) {
-                // The whole plane in one product: nothing is built, so nothing needs cutting into pieces.
-                ImplicitConvGEMM.multiply(m: og, n: p, weight: w, ldw: k, source: source, c: dst, ldc: p,
-                                          bias: bias.map { $0 + gi * og }, parts: Parallel.coreCount)
-                continue
-            }
             var p0 = 0
             while p0 < p {
                 let p1 = min(p, p0 + pieceCols), cols = p1 - p0
