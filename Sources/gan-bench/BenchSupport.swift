@@ -33,9 +33,12 @@ enum BenchSupport {
 }
 
 /// The median (upper middle for even counts); NaN for no samples.
+/// The middle value, or the mean of the two middle values of an even count (so two rounds do not report the
+/// better one as their median).
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
-    return s.isEmpty ? .nan : s[s.count / 2]
+    if s.isEmpty { return .nan }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
 func fmt(_ x: Double) -> String { String(format: "%.2f", x) }

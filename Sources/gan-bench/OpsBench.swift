@@ -85,7 +85,7 @@ struct OpsBench: ParsableCommand {
             + " GFLOP/s " + jsonNumber(c.bytes / m.seconds / 1e9, 2).leftPad(7) + " GB/s  cpu "
             + jsonNumber(m.cpu * 1e3, 3).leftPad(9) + " ms"
         if let t = m.torchMs {
-            line += "   torch " + jsonNumber(t, 3).leftPad(9) + " ms  ×" + jsonNumber(ratios[ratios.count / 2], 2)
+            line += "   torch " + jsonNumber(t, 3).leftPad(9) + " ms  ×" + jsonNumber(median(ratios), 2)
             if ratios.count > 1 {
                 line += " (×" + jsonNumber(ratios.first!, 2) + "–" + jsonNumber(ratios.last!, 2) + ")"
             }
@@ -101,7 +101,7 @@ struct OpsBench: ParsableCommand {
                       "\"ms\": \(jsonNumber(ms, 4))", "\"gflops\": \(jsonNumber(c.flops / m.seconds / 1e9, 2))",
                       "\"gbps\": \(jsonNumber(c.bytes / m.seconds / 1e9, 2))", "\"cpu_ms\": \(jsonNumber(m.cpu * 1e3, 4))"]
         if let t = m.torchMs {
-            fields += ["\"torch_ms\": \(jsonNumber(t, 4))", "\"ratio\": \(jsonNumber(ratios[ratios.count / 2], 3))"]
+            fields += ["\"torch_ms\": \(jsonNumber(t, 4))", "\"ratio\": \(jsonNumber(median(ratios), 3))"]
             if ratios.count > 1 {
                 fields += ["\"ratio_min\": \(jsonNumber(ratios.first!, 3))", "\"ratio_max\": \(jsonNumber(ratios.last!, 3))",
                            "\"rounds\": \(ratios.count)"]
