@@ -361,7 +361,9 @@ static void conv_pack_block(void *ctx, float *dst, long pc, long kc, long jc, lo
     const ek_conv_source *g = cp->src;
     long panels = (nc + PG_COLS - 1) / PG_COLS;
     if (cp->columnsFor != jc) {
-        long pixels = g->outH * g->outW;
+        // Walk the block's pixels with running coordinates (one division for its first column).
+        long col = cp->j0 + jc, pixels = g->outH * g->outW;
+        long image = col / pixels, oy = (col % pixels) / g->outW, ox = col % g->outW;
         for (long j = 0; j < panels * PG_COLS; j++) {
             if (j >= nc) {  // past the product: never inside the image
                 cp->y[j] = -(1 << 30);
@@ -369,11 +371,13 @@ static void conv_pack_block(void *ctx, float *dst, long pc, long kc, long jc, lo
                 cp->offset[j] = 0;
                 continue;
             }
-            long col = cp->j0 + jc + j, image = col / pixels, pixel = col % pixels;
-            long oy = pixel / g->outW, ox = pixel % g->outW;
             cp->y[j] = (int)(oy * g->sh);
             cp->x[j] = (int)(ox * g->sw);
             cp->offset[j] = (int)(image * g->imageStride + oy * g->sh * g->width + ox * g->sw);
+            if (++ox == g->outW) {
+                ox = 0;
+                if (++oy == g->outH) { oy = 0; image++; }
+            }
         }
         cp->columnsFor = jc;
     }
