@@ -411,11 +411,13 @@ long ek_conv_gemm_scratch_floats(long m, long n, long k) {
 
 int ek_conv_gemm_supported(const ek_conv_source *src, long columns) {
 #ifdef PG_X86
-    // The gathers index with 32-bit offsets from a channel's start.
+    // The gathers index with 32-bit offsets from a channel's start: image·imageStride + iy·width + ix, with iy
+    // below (outH·sh + kh·dh) and ix below outW·sw + kw·dw (and down to −padTop·width − padLeft).
     long images = (columns + src->outH * src->outW - 1) / (src->outH * src->outW);
-    long span = (src->imageStride > 0 ? src->imageStride : 0) * images + src->height * src->width;
-    long reach = src->height * src->sh + src->width * src->sw + src->kh * src->dh + src->kw * src->dw;
-    return ek_kernel_level() == 3 && span + reach < (1L << 30) && src->imageStride >= 0;
+    long rows = src->outH * src->sh + src->kh * src->dh + src->padTop;
+    long reach = src->imageStride * images + rows * src->width + src->outW * src->sw + src->kw * src->dw
+        + src->padLeft;
+    return ek_kernel_level() == 3 && src->imageStride >= 0 && reach < (1L << 30);
 #else
     (void)src; (void)columns;
     return 0;
