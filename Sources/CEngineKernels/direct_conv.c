@@ -6,6 +6,7 @@
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "simd_helpers.h"
 #define DC_X86 1
 #endif
 
@@ -70,8 +71,7 @@ static inline void few_block(const ek_conv_source *g, const float *w, long k, lo
         for (int v = 0; v < DC_VECTORS; v++) {
             long left = n - 16 * v;
             if (left <= 0) break;
-            _mm512_mask_storeu_ps(dst + 16 * v, left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1),
-                                  _mm512_add_ps(acc[o][v], b));
+            _mm512_mask_storeu_ps(dst + 16 * v, EK_MASK(left), _mm512_add_ps(acc[o][v], b));
         }
     }
 }
@@ -108,7 +108,7 @@ static void conv_few_512(const ek_conv_source *g, const float *w, long m, const 
             __m512i ox = _mm512_add_epi32(_mm512_set1_epi32((int)(ox0 + 16 * v)), lane);
             columns[v] = _mm512_mullo_epi32(ox, _mm512_set1_epi32((int)g->sw));
             long left = n - 16 * v;
-            __mmask16 live = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            __mmask16 live = left <= 0 ? 0 : EK_MASK(left);
             for (long kx = 0; kx < g->kw; kx++) {
                 __m512i ix = _mm512_add_epi32(columns[v], _mm512_set1_epi32((int)(kx * g->dw - g->padLeft)));
                 masks[kx * DC_VECTORS + v] = live & _mm512_cmplt_epu32_mask(ix, width);

@@ -32,9 +32,8 @@ enum BenchSupport {
     }
 }
 
-/// The median (upper middle for even counts); NaN for no samples.
 /// The middle value, or the mean of the two middle values of an even count (so two rounds do not report the
-/// better one as their median).
+/// better one as their median); NaN for no samples.
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     if s.isEmpty { return .nan }

@@ -70,41 +70,48 @@ struct OpsBench: ParsableCommand {
         }
     }
 
-    /// The median round (by engine time) and the ratios of all rounds.
-    static func summary(_ s: [Sample]) -> (median: Sample, ratios: [Double]) {
-        let sorted = s.sorted { $0.seconds < $1.seconds }
-        let ratios = s.compactMap { x in x.torchMs.map { $0 / (x.seconds * 1e3) } }.sorted()
-        return (sorted[sorted.count / 2], ratios)
+    /// What one case's rounds report: the median round (by engine time) and the ratios of all rounds.
+    struct Summary {
+        var ms: Double, gflops: Double, gbps: Double, cpuMs: Double, torchMs: Double?
+        /// torch ms / engine ms per round, ascending (empty without PyTorch).
+        var ratios: [Double]
+
+        init(_ c: OpsBenchCase, _ s: [Sample]) {
+            let m = s.sorted { $0.seconds < $1.seconds }[s.count / 2]
+            ms = m.seconds * 1e3
+            gflops = c.flops / m.seconds / 1e9
+            gbps = c.bytes / m.seconds / 1e9
+            cpuMs = m.cpu * 1e3
+            torchMs = m.torchMs
+            ratios = s.compactMap { x in x.torchMs.map { $0 / (x.seconds * 1e3) } }.sorted()
+        }
     }
 
     static func line(_ c: OpsBenchCase, _ s: [Sample]) -> String {
-        let (m, ratios) = summary(s)
-        let ms = m.seconds * 1e3
+        let m = Summary(c, s)
         var line = c.key.padding(toLength: 78, withPad: " ", startingAt: 0)
-            + " " + jsonNumber(ms, 3).leftPad(10) + " ms " + jsonNumber(c.flops / m.seconds / 1e9, 1).leftPad(8)
-            + " GFLOP/s " + jsonNumber(c.bytes / m.seconds / 1e9, 2).leftPad(7) + " GB/s  cpu "
-            + jsonNumber(m.cpu * 1e3, 3).leftPad(9) + " ms"
+            + " " + jsonNumber(m.ms, 3).leftPad(10) + " ms " + jsonNumber(m.gflops, 1).leftPad(8)
+            + " GFLOP/s " + jsonNumber(m.gbps, 2).leftPad(7) + " GB/s  cpu " + jsonNumber(m.cpuMs, 3).leftPad(9) + " ms"
         if let t = m.torchMs {
-            line += "   torch " + jsonNumber(t, 3).leftPad(9) + " ms  ×" + jsonNumber(median(ratios), 2)
-            if ratios.count > 1 {
-                line += " (×" + jsonNumber(ratios.first!, 2) + "–" + jsonNumber(ratios.last!, 2) + ")"
+            line += "   torch " + jsonNumber(t, 3).leftPad(9) + " ms  ×" + jsonNumber(median(m.ratios), 2)
+            if m.ratios.count > 1 {
+                line += " (×" + jsonNumber(m.ratios.first!, 2) + "–" + jsonNumber(m.ratios.last!, 2) + ")"
             }
         }
         return line
     }
 
     static func jsonRow(_ c: OpsBenchCase, _ s: [Sample]) -> String {
-        let (m, ratios) = summary(s)
-        let ms = m.seconds * 1e3
+        let m = Summary(c, s)
         var fields = ["\"op\": \"\(c.op)\"",
                       "\"params\": {" + c.params.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}",
-                      "\"ms\": \(jsonNumber(ms, 4))", "\"gflops\": \(jsonNumber(c.flops / m.seconds / 1e9, 2))",
-                      "\"gbps\": \(jsonNumber(c.bytes / m.seconds / 1e9, 2))", "\"cpu_ms\": \(jsonNumber(m.cpu * 1e3, 4))"]
+                      "\"ms\": \(jsonNumber(m.ms, 4))", "\"gflops\": \(jsonNumber(m.gflops, 2))",
+                      "\"gbps\": \(jsonNumber(m.gbps, 2))", "\"cpu_ms\": \(jsonNumber(m.cpuMs, 4))"]
         if let t = m.torchMs {
-            fields += ["\"torch_ms\": \(jsonNumber(t, 4))", "\"ratio\": \(jsonNumber(median(ratios), 3))"]
-            if ratios.count > 1 {
-                fields += ["\"ratio_min\": \(jsonNumber(ratios.first!, 3))", "\"ratio_max\": \(jsonNumber(ratios.last!, 3))",
-                           "\"rounds\": \(ratios.count)"]
+            fields += ["\"torch_ms\": \(jsonNumber(t, 4))", "\"ratio\": \(jsonNumber(median(m.ratios), 3))"]
+            if m.ratios.count > 1 {
+                fields += ["\"ratio_min\": \(jsonNumber(m.ratios.first!, 3))", "\"ratio_max\": \(jsonNumber(m.ratios.last!, 3))",
+                           "\"rounds\": \(m.ratios.count)"]
             }
         }
         return "{" + fields.joined(separator: ", ") + "}"

@@ -20,27 +20,19 @@ enum ImplicitConvGEMM {
     }
 
     /// `c[i·ldc + j] = Σ_p weight[i·ldw + p]·col(p, j0 + j) + bias[i]` for i < m, j < n, cut into `parts` pieces on
-    /// the worker pool like `blockedSgemm` (by whole 32-column panels when n ≥ m, else by 12-row micro-panels), so
-    /// the result does not depend on `parts`. The caller checks `available` first.
+    /// the worker pool as `blockedSgemm` cuts (`forEachGEMMPiece`), so the result does not depend on `parts`. The
+    /// caller checks `available` first.
     static func multiply(m: Int, n: Int, weight: UnsafePointer<Float>, ldw: Int, source: ek_conv_source, j0: Int = 0,
                          c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?, parts: Int) {
         guard m > 0, n > 0 else { return }
         let k = Int(source.channels * source.kh * source.kw)
-        func run(_ i0: Int, _ i1: Int, _ jj0: Int, _ jj1: Int) {
+        forEachGEMMPiece(m: m, n: n, parts: parts) { rows, cols in
             var s = source
-            Scratch.withBuffer(ek_conv_gemm_scratch_floats(i1 - i0, jj1 - jj0, k)) { scratch in
-                _ = ek_conv_gemm(i1 - i0, jj1 - jj0, weight + i0 * ldw, ldw, &s, j0 + jj0, c + i0 * ldc + jj0, ldc,
-                                 bias.map { $0 + i0 }, scratch)
+            Scratch.withBuffer(ek_conv_gemm_scratch_floats(rows.count, cols.count, k)) { scratch in
+                _ = ek_conv_gemm(rows.count, cols.count, weight + rows.lowerBound * ldw, ldw, &s, j0 + cols.lowerBound,
+                                 c + rows.lowerBound * ldc + cols.lowerBound, ldc, bias.map { $0 + rows.lowerBound },
+                                 scratch)
             }
-        }
-        if parts <= 1 {
-            run(0, m, 0, n)
-        } else if n >= m {
-            let piece = ((n + parts - 1) / parts + 31) / 32 * 32
-            Parallel.forEach((n + piece - 1) / piece) { p in run(0, m, p * piece, min(n, p * piece + piece)) }
-        } else {
-            let piece = ((m + parts - 1) / parts + 11) / 12 * 12
-            Parallel.forEach((m + piece - 1) / piece) { p in run(p * piece, min(m, p * piece + piece), 0, n) }
         }
     }
 }
@@ -67,14 +59,8 @@ extension ImplicitConvGEMM {
                         multiply(m: og, n: cols, weight: weight, ldw: k, source: source(x + b0 * c * inPlane, geo,
                                                                                         imageStride: c * inPlane),
                                  c: prod, ldc: cols, bias: nil, parts: cores)
-                        // prod is [O, nb·P]; out wants [nb, O, P] plus the bias.
-                        Parallel.forRanges(nb * og, minChunk: max(1, 16384 / max(p, 1))) { r in
-                            for idx in r {
-                                let s = idx / og, oc = idx % og
-                                let src = prod + oc * cols + s * p, dst = out + ((b0 + s) * o + oc) * p
-                                if let bias { ek_add_scalar(dst, src, bias[oc], p) } else { dst.update(from: src, count: p) }
-                            }
-                        }
+                        scatterSideBySide(prod, images: nb, channels: og, pixels: p, bias: bias,
+                                          into: out + b0 * o * p)
                         b0 += nb
                     }
                 }
@@ -82,17 +68,17 @@ extension ImplicitConvGEMM {
             }
         }
         let items = batch * groups
-        let small = Double(og) * Double(p) * Double(k) < 2_000_000   // not worth splitting
+        let work = Double(og) * Double(p) * Double(k)   // multiply-adds per item
         func item(_ t: Int, parts: Int) {
             let b = t / groups, gi = t % groups
             multiply(m: og, n: p, weight: weight + gi * og * k, ldw: k,
                      source: source(x + (b * c + gi * geo.channels) * inPlane, geo), c: out + (b * o + gi * og) * p,
                      ldc: p, bias: bias.map { $0 + gi * og }, parts: parts)
         }
-        if items >= 2 * cores && Double(og) * Double(p) * Double(k) < BLASThreading.wideWork {
+        if items >= 2 * cores && work < BLASThreading.wideWork {
             Parallel.forEach(items) { item($0, parts: 1) }
         } else {
-            for t in 0..<items { item(t, parts: small ? 1 : cores) }
+            for t in 0..<items { item(t, parts: work < 2_000_000 ? 1 : cores) }   // small: not worth splitting
         }
         return true
     }

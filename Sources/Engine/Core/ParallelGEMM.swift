@@ -148,8 +148,8 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
     }
 }
 
-/// The engine's own blocked GEMM (`ek_gemm`, AVX-512): C split into `parts` pieces along its longer side (by
-/// columns when n ≥ m, else by rows), one single-threaded call per piece. Each piece packs its own operand
+/// The engine's own blocked GEMM (`ek_gemm`, AVX-512): C split into `parts` pieces along its longer side
+/// (`forEachGEMMPiece`), one single-threaded call per piece. Each piece packs its own operand
 /// blocks, so every piece packs all of the operand the cut does not divide: the one of the shorter side. Returns false where the
 /// kernel does not run (no AVX-512, `GANKIT_GEMM=openblas`, or an empty product), leaving C to the caller.
 @usableFromInline
@@ -157,33 +157,31 @@ func blockedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
                   lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
                   bias: GEMMBias = .none, parts: Int) -> Bool {
     guard BlockedGEMM.enabled, m > 0, n > 0, k > 0 else { return false }
-    func run(_ m: Int, _ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-             _ c: UnsafeMutablePointer<Float>, _ bias: GEMMBias) {
-        Scratch.withBuffer(ek_gemm_scratch_floats(m, n, k)) { scratch in
-            _ = ek_gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias.rows,
-                        bias.columns, scratch)
-        }
-    }
-    if parts <= 1 {
-        run(m, n, a, b, c, bias)
-        return true
-    }
-    if n >= m {
-        // Whole 32-column panels per piece.
-        let piece = ((n + parts - 1) / parts + 31) / 32 * 32
-        Parallel.forEach((n + piece - 1) / piece) { p in
-            let j0 = p * piece, j1 = min(n, j0 + piece)
-            run(m, j1 - j0, a, transB ? b + j0 * ldb : b + j0, c + j0, bias.offset(rows: 0, columns: j0))
-        }
-    } else {
-        // Whole 12-row micro-panels per piece.
-        let piece = ((m + parts - 1) / parts + 11) / 12 * 12
-        Parallel.forEach((m + piece - 1) / piece) { p in
-            let i0 = p * piece, i1 = min(m, i0 + piece)
-            run(i1 - i0, n, transA ? a + i0 : a + i0 * lda, b, c + i0 * ldc, bias.offset(rows: i0, columns: 0))
+    forEachGEMMPiece(m: m, n: n, parts: parts) { rows, cols in
+        let pa = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+        let pb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
+        let pbias = bias.offset(rows: rows.lowerBound, columns: cols.lowerBound)
+        Scratch.withBuffer(ek_gemm_scratch_floats(rows.count, cols.count, k)) { scratch in
+            _ = ek_gemm(transA ? 1 : 0, transB ? 1 : 0, rows.count, cols.count, k, alpha, pa, lda, pb, ldb, beta,
+                        c + rows.lowerBound * ldc + cols.lowerBound, ldc, pbias.rows, pbias.columns, scratch)
         }
     }
     return true
+}
+
+/// Cuts an m × n product for the blocked GEMM into `parts` pieces along its longer side — whole 32-column panels
+/// when n ≥ m, else whole 12-row micro-panels — and runs `body(rows, columns)` for each on the worker pool (on
+/// the caller for one part). Each element's sum runs in the same order however C is cut.
+func forEachGEMMPiece(m: Int, n: Int, parts: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+    if parts <= 1 {
+        body(0..<m, 0..<n)
+    } else if n >= m {
+        let piece = ((n + parts - 1) / parts + 31) / 32 * 32
+        Parallel.forEach((n + piece - 1) / piece) { p in body(0..<m, p * piece..<min(n, p * piece + piece)) }
+    } else {
+        let piece = ((m + parts - 1) / parts + 11) / 12 * 12
+        Parallel.forEach((m + piece - 1) / piece) { p in body(p * piece..<min(m, p * piece + piece), 0..<n) }
+    }
 }
 
 /// Whether `blockedSgemm` runs: on AVX-512 CPUs unless `GANKIT_GEMM=openblas` (for comparisons).

@@ -91,6 +91,19 @@ func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, rows r0: Int, _ r1: In
     }
 }
 
+/// A product of images side by side, `[C, N·P]`, back to `[N, C, P]` (images `C·P` floats apart in `out`), plus
+/// the bias per channel (groups = 1, so `C` is all the output channels).
+func scatterSideBySide(_ prod: UnsafePointer<Float>, images: Int, channels: Int, pixels p: Int,
+                       bias: UnsafePointer<Float>?, into out: UnsafeMutablePointer<Float>) {
+    Parallel.forRanges(images * channels, minChunk: max(1, 16384 / max(p, 1))) { r in
+        for idx in r {
+            let s = idx / channels, oc = idx % channels
+            let src = prod + oc * images * p + s * p, dst = out + (s * channels + oc) * p
+            if let bias { ek_add_scalar(dst, src, bias[oc], p) } else { dst.update(from: src, count: p) }
+        }
+    }
+}
+
 extension Ops {
     /// `torch.nn.functional.conv2d` (cross-correlation, NCHW).
     ///
@@ -272,15 +285,7 @@ extension Ops {
                         }
                     }
                     threadedSgemm(m: og, n: cols, k: k, a: weight, lda: k, b: col, ldb: cols, c: prod, ldc: cols)
-                    // prod is [O, nb·P]; out wants [nb, O, P] plus the bias.
-                    Parallel.forRanges(nb * og, minChunk: max(1, 16384 / max(p, 1))) { r in
-                        for idx in r {
-                            let s = idx / og, oc = idx % og
-                            let src = prod + oc * cols + s * p
-                            let dst = out + ((b0 + s) * o + oc) * p
-                            if let bias { ek_add_scalar(dst, src, bias[oc], p) } else { dst.update(from: src, count: p) }
-                        }
-                    }
+                    scatterSideBySide(prod, images: nb, channels: og, pixels: p, bias: bias, into: out + b0 * o * p)
                 }
                 b0 += nb
             }

@@ -67,10 +67,11 @@ extension Ops {
         }
         let wi = Input(weight), si = Input(styles)
         defer { keepAlive(wi, si) }
-        var norms = squaredNorms ?? []
-        if demodulate && squaredNorms == nil { norms = try squaredKernelNorms(weight: weight) }
-        let dc = demodulate
-            ? demodulationCoefficients(squaredNorms: norms, outChannels: o, styles: si.base, batch: n, eps: eps) : nil
+        var dc: [Float]? = nil
+        if demodulate {
+            let norms = if let squaredNorms { squaredNorms } else { try squaredKernelNorms(weight: weight) }
+            dc = demodulationCoefficients(squaredNorms: norms, outChannels: o, styles: si.base, batch: n, eps: eps)
+        }
         let out = Tensor.uninitializedF32([n * o, i, weight.shape[2], weight.shape[3]])
         let dst = out.mutableBase
         Parallel.forRanges(n * o, minChunk: 8) { r in
