@@ -164,11 +164,86 @@ static void panel_gemm_512(long m, long n, long k, float alpha, const float *a, 
 }
 #endif
 
+#ifdef PG_X86
+// AVX2 has 16 vector registers, so a 12×32 tile is computed as 6×16 quarters (12 accumulators, two panel
+// vectors, one broadcast). Each element still sums over p in order with one FMA per step, as on AVX-512, so
+// both levels give the same bits.
+#define PG_QROWS 6
+#define PG_QCOLS 16
+
+// Lanes 0 ..< left of an 8-float vector as a maskload/maskstore mask (all 8 when left ≥ 8, none when ≤ 0).
+__attribute__((target("avx2"), always_inline))
+static inline __m256i pg_mask8(long left) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    int l = left < 0 ? 0 : (left > 8 ? 8 : (int)left);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), lanes);
+}
+
+// One 6×16 quarter with A unpacked (rows `lda` apart; rows past `rows` read the last valid row and are not
+// stored), B from a 32-column panel (its first or second 16 columns), `w` valid columns.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void panel_quarter_256(long k, const float *a, long lda, long rows, const float *bp, float *c,
+                                     long ldc, long w, float alpha, const float *rowScale) {
+    const float *r[PG_QROWS];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < PG_QROWS; i++) r[i] = a + (i < rows ? i : rows - 1) * lda;
+    __m256 c0[PG_QROWS], c1[PG_QROWS];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < PG_QROWS; i++) { c0[i] = _mm256_setzero_ps(); c1[i] = _mm256_setzero_ps(); }
+#pragma clang loop unroll(disable)   // unrolled, clang spills accumulators (16 registers: 12 + 2 + 1)
+    for (long p = 0; p < k; p++) {
+        __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+        bp += PG_COLS;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < PG_QROWS; i++) {
+            __m256 ai = _mm256_broadcast_ss(r[i] + p);
+            c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+        }
+    }
+    __m256i m0 = pg_mask8(w), m1 = pg_mask8(w - 8);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < PG_QROWS; i++) {
+        if (i < rows) {
+            __m256 s = _mm256_set1_ps(rowScale ? alpha * rowScale[i] : alpha);
+            if (w >= 16) {
+                _mm256_storeu_ps(c + i * ldc, _mm256_mul_ps(c0[i], s));
+                _mm256_storeu_ps(c + i * ldc + 8, _mm256_mul_ps(c1[i], s));
+            } else {
+                _mm256_maskstore_ps(c + i * ldc, m0, _mm256_mul_ps(c0[i], s));
+                _mm256_maskstore_ps(c + i * ldc + 8, m1, _mm256_mul_ps(c1[i], s));
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void panel_gemm_256(long m, long n, long k, float alpha, const float *a, long lda, const float *bp, float *c,
+                           long ldc, const float *rowScale) {
+    long panels = (n + PG_COLS - 1) / PG_COLS;
+    for (long q = 0; q < panels; q++) {
+        for (long h = 0; h < PG_COLS; h += PG_QCOLS) {
+            long w = n - q * PG_COLS - h;
+            if (w <= 0) break;
+            for (long i0 = 0; i0 < m; i0 += PG_QROWS) {
+                long rows = m - i0 < PG_QROWS ? m - i0 : PG_QROWS;
+                panel_quarter_256(k, a + i0 * lda, lda, rows, bp + q * k * PG_COLS + h, c + i0 * ldc + q * PG_COLS + h,
+                                  ldc, w, alpha, rowScale ? rowScale + i0 : 0);
+            }
+        }
+    }
+}
+#endif
+
 int ek_panel_gemm(long m, long n, long k, float alpha, const float *a, long lda, const float *panels, float *c,
                   long ldc, const float *rowScale) {
 #ifdef PG_X86
     if (ek_kernel_level() == 3) {
         if (m > 0 && n > 0) panel_gemm_512(m, n, k, alpha, a, lda, panels, c, ldc, rowScale);
+        return 1;
+    }
+    if (ek_kernel_level() == 2) {
+        if (m > 0 && n > 0) panel_gemm_256(m, n, k, alpha, a, lda, panels, c, ldc, rowScale);
         return 1;
     }
 #endif
@@ -267,45 +342,210 @@ static inline void blocked_tile_512(long kc, const float *ap, const float *bp, f
     }
 }
 
-// Fills the B block for rows pc ..< pc + kc and columns jc ..< jc + nc as `ek_panel_pack` panels.
-typedef void (*bg_pack_b)(void *ctx, float *dst, long pc, long kc, long jc, long nc);
+#endif
 
-__attribute__((target("avx512f")))
-static void blocked_gemm_512(int transA, long m, long n, long k, float alpha, const float *a, long lda,
-                             bg_pack_b packB, void *packContext, float beta, float *c, long ldc,
-                             const float *rowBias, const float *colBias, float *scratch) {
-    long kcMax = k < BG_KC ? k : BG_KC;
+#ifdef PG_X86
+// AVX2 has 16 vector registers: its tile is 6 × 16 (12 accumulators, two panel vectors, one broadcast), on
+// 6-row A micro-panels and 16-column B panels (a 32-column panel read 16 columns at a time would use every
+// other cache line, halving what L1 holds of it). Each element still sums over p in order with one FMA per
+// step and the same epilogue as the AVX-512 tile, so both levels give the same bits.
+#define BG_ROWS_256 6
+#define BG_COLS_256 16
+
+// 8 × 8 transpose in registers: r[c] (row c) becomes r[q] (column q).
+__attribute__((target("avx2"), always_inline))
+static inline void transpose8_regs(__m256 *r) {
+    __m256 t[8], u[8];
+    for (int c = 0; c < 8; c += 2) {
+        t[c] = _mm256_unpacklo_ps(r[c], r[c + 1]);
+        t[c + 1] = _mm256_unpackhi_ps(r[c], r[c + 1]);
+    }
+    for (int c = 0; c < 8; c += 4) {
+        u[c] = _mm256_shuffle_ps(t[c], t[c + 2], 0x44);
+        u[c + 1] = _mm256_shuffle_ps(t[c], t[c + 2], 0xEE);
+        u[c + 2] = _mm256_shuffle_ps(t[c + 1], t[c + 3], 0x44);
+        u[c + 3] = _mm256_shuffle_ps(t[c + 1], t[c + 3], 0xEE);
+    }
+    for (int q = 0; q < 4; q++) {
+        r[q] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x20);
+        r[q + 4] = _mm256_permute2f128_ps(u[q], u[q + 4], 0x31);
+    }
+}
+
+// One 6-row micro-panel: dst[p*6 + r] = A(r, p) for r < rows (zero above), p < kc. Row-major A goes through
+// 8 × 8 register transposes (two rows zero); each column is stored as 8 floats whose last two the next column
+// overwrites, the last one with a mask so nothing is written past the panel.
+__attribute__((target("avx2,fma")))
+static void blocked_pack_a_256(float *dst, const float *a, long lda, int transposed, long rows, long kc) {
+    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    if (transposed) {
+        __m256i rm = pg_mask8(rows);
+        for (long p = 0; p < kc; p++)
+            _mm256_maskstore_ps(dst + p * BG_ROWS_256, six, _mm256_maskload_ps(a + p * lda, rm));
+        return;
+    }
+    for (long p0 = 0; p0 < kc; p0 += 8) {
+        long kp = kc - p0 < 8 ? kc - p0 : 8;
+        __m256i km = pg_mask8(kp);
+        __m256 v[8];
+        for (int r = 0; r < 8; r++)
+            v[r] = r < rows && r < BG_ROWS_256 ? _mm256_maskload_ps(a + r * lda + p0, km) : _mm256_setzero_ps();
+        transpose8_regs(v);
+        for (int q = 0; q < kp; q++) {
+            float *d = dst + (p0 + q) * BG_ROWS_256;
+            if (p0 + q + 1 < kc) _mm256_storeu_ps(d, v[q]);
+            else _mm256_maskstore_ps(d, six, v[q]);
+        }
+    }
+}
+
+// The k × n operand as 16-column panels (zero past n), row-major or transposed b (as `ek_panel_pack`).
+__attribute__((target("avx2,fma")))
+static void panel_pack_256(float *dst, const float *b, long ldb, long k, long n, int transposed) {
+    for (long j0 = 0; j0 < n; j0 += BG_COLS_256, dst += k * BG_COLS_256) {
+        long w = n - j0 < BG_COLS_256 ? n - j0 : BG_COLS_256;
+        if (transposed) {
+            // Source rows are the panel's columns: 8 × 8 register transposes, 8 columns by 8 depths at a time.
+            for (long p0 = 0; p0 < k; p0 += 8) {
+                long kp = k - p0 < 8 ? k - p0 : 8;
+                __m256i km = pg_mask8(kp);
+                for (long h = 0; h < BG_COLS_256; h += 8) {
+                    __m256 v[8];
+                    for (int c = 0; c < 8; c++)
+                        v[c] = h + c < w ? _mm256_maskload_ps(b + (j0 + h + c) * ldb + p0, km) : _mm256_setzero_ps();
+                    transpose8_regs(v);
+                    for (int q = 0; q < kp; q++) _mm256_store_ps(dst + (p0 + q) * BG_COLS_256 + h, v[q]);
+                }
+            }
+            continue;
+        }
+        for (long p = 0; p < k; p++) {
+            float *d = dst + p * BG_COLS_256;
+            if (w == BG_COLS_256) {
+                _mm256_store_ps(d, _mm256_loadu_ps(b + p * ldb + j0));
+                _mm256_store_ps(d + 8, _mm256_loadu_ps(b + p * ldb + j0 + 8));
+            } else {
+                for (long c = 0; c < BG_COLS_256; c++) d[c] = c < w ? b[p * ldb + j0 + c] : 0;
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void blocked_tile_256(long kc, const float *ap, const float *bp, float *c, long ldc, float alpha, float beta,
+                             const float *rowBias, const float *colBias) {
+    __m256 c0[BG_ROWS_256], c1[BG_ROWS_256];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < BG_ROWS_256; i++) {
+        c0[i] = _mm256_setzero_ps();
+        c1[i] = _mm256_setzero_ps();
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    }
+#pragma clang loop unroll(disable)   // unrolled, clang spills accumulators (16 registers: 12 + 2 + 1)
+    for (long p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
+        _mm_prefetch((const char *)(bp + 8 * BG_COLS_256), _MM_HINT_T0);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < BG_ROWS_256; i++) {
+            __m256 ai = _mm256_broadcast_ss(ap + i);
+            c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+        }
+        ap += BG_ROWS_256;
+        bp += BG_COLS_256;
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    __m256 cb0 = colBias ? _mm256_loadu_ps(colBias) : _mm256_setzero_ps();
+    __m256 cb1 = colBias ? _mm256_loadu_ps(colBias + 8) : _mm256_setzero_ps();
+#pragma clang loop unroll(full)
+    for (int i = 0; i < BG_ROWS_256; i++) {
+        __m256 r0 = _mm256_mul_ps(c0[i], va), r1 = _mm256_mul_ps(c1[i], va);
+        if (beta != 0) {
+            r0 = _mm256_fmadd_ps(_mm256_loadu_ps(c + i * ldc), vb, r0);
+            r1 = _mm256_fmadd_ps(_mm256_loadu_ps(c + i * ldc + 8), vb, r1);
+        }
+        if (colBias) {
+            r0 = _mm256_add_ps(r0, cb0);
+            r1 = _mm256_add_ps(r1, cb1);
+        }
+        if (rowBias) {
+            __m256 rb = _mm256_set1_ps(rowBias[i]);
+            r0 = _mm256_add_ps(r0, rb);
+            r1 = _mm256_add_ps(r1, rb);
+        }
+        _mm256_storeu_ps(c + i * ldc, r0);
+        _mm256_storeu_ps(c + i * ldc + 8, r1);
+    }
+}
+#endif
+
+// Fills the B block for rows pc ..< pc + kc and columns jc ..< jc + nc as panels of `kern->cols` columns.
+struct bg_kernels;
+typedef void (*bg_pack_b)(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc, long nc);
+
+// The blocked GEMM's vector kernels of one CPU level: A packing into micro-panels of `rows` rows, B packing
+// into panels of `cols` columns, the rows × cols tile, and the B block's columns (the block stays in L2: 1–2 MB
+// per core on the AVX-512 Xeons, 512 KB on Zen 3).
+struct bg_kernels {
+    void (*packA)(float *dst, const float *a, long lda, int transposed, long rows, long kc);
+    void (*packB)(float *dst, const float *b, long ldb, long k, long n, int transposed);
+    void (*tile)(long kc, const float *ap, const float *bp, float *c, long ldc, float alpha, float beta,
+                 const float *rowBias, const float *colBias);
+    long rows, cols, nc;
+};
+
+#ifdef PG_X86
+static const struct bg_kernels bg_kernels_512 = {
+    blocked_pack_a, ek_panel_pack, blocked_tile_512, PG_ROWS, PG_COLS, BG_NC };
+static const struct bg_kernels bg_kernels_256 = {
+    blocked_pack_a_256, panel_pack_256, blocked_tile_256, BG_ROWS_256, BG_COLS_256, BG_NC / 2 };
+#endif
+
+// The kernels for this CPU, or NULL without AVX2.
+static const struct bg_kernels *bg_kernels_for_cpu(void) {
+#ifdef PG_X86
+    int level = ek_kernel_level();
+    if (level == 3) return &bg_kernels_512;
+    if (level == 2) return &bg_kernels_256;
+#endif
+    return NULL;
+}
+
+static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long n, long k, float alpha,
+                         const float *a, long lda, bg_pack_b packB, void *packContext, float beta, float *c, long ldc,
+                         const float *rowBias, const float *colBias, float *scratch) {
+    long kcMax = k < BG_KC ? k : BG_KC, ncBlock = kern->nc, MR = kern->rows, NR = kern->cols;
     float *apanel = scratch, *bblock = scratch + bg_panel_floats(m, kcMax);
-    long ncMax = n < BG_NC ? n : BG_NC;
-    float *edge = bblock + (ncMax + PG_COLS - 1) / PG_COLS * PG_COLS * kcMax;
+    long ncMax = n < ncBlock ? n : ncBlock;
+    float *edge = bblock + (ncMax + NR - 1) / NR * NR * kcMax;
     for (long pc = 0; pc < k; pc += BG_KC) {
         long kc = k - pc < BG_KC ? k - pc : BG_KC;
         float bt = pc == 0 ? beta : 1;
         // The bias joins in the first slab, where C is first written.
         const float *rb = pc == 0 ? rowBias : NULL, *cb = pc == 0 ? colBias : NULL;
-        for (long ir = 0; ir < m; ir += PG_ROWS) {
-            long rows = m - ir < PG_ROWS ? m - ir : PG_ROWS;
-            blocked_pack_a(apanel + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
+        for (long ir = 0; ir < m; ir += MR) {
+            long rows = m - ir < MR ? m - ir : MR;
+            kern->packA(apanel + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
         }
-        for (long jc = 0; jc < n; jc += BG_NC) {
-            long nc = n - jc < BG_NC ? n - jc : BG_NC;
-            packB(packContext, bblock, pc, kc, jc, nc);
-            for (long ir = 0; ir < m; ir += PG_ROWS) {
-                long rows = m - ir < PG_ROWS ? m - ir : PG_ROWS;
+        for (long jc = 0; jc < n; jc += ncBlock) {
+            long nc = n - jc < ncBlock ? n - jc : ncBlock;
+            packB(kern, packContext, bblock, pc, kc, jc, nc);
+            for (long ir = 0; ir < m; ir += MR) {
+                long rows = m - ir < MR ? m - ir : MR;
                 const float *ap = apanel + ir * kc;
-                for (long jr = 0; jr < nc; jr += PG_COLS) {
-                    long w = nc - jr < PG_COLS ? nc - jr : PG_COLS;
+                for (long jr = 0; jr < nc; jr += NR) {
+                    long w = nc - jr < NR ? nc - jr : NR;
                     float *cp = c + ir * ldc + jc + jr;
                     const float *trb = rb ? rb + ir : NULL, *tcb = cb ? cb + jc + jr : NULL;
-                    if (rows == PG_ROWS && w == PG_COLS) {
-                        blocked_tile_512(kc, ap, bblock + jr * kc, cp, ldc, alpha, bt, trb, tcb);
+                    if (rows == MR && w == NR) {
+                        kern->tile(kc, ap, bblock + jr * kc, cp, ldc, alpha, bt, trb, tcb);
                         continue;
                     }
                     // Edge tile: computed whole into scratch, only its valid part merged into C.
-                    blocked_tile_512(kc, ap, bblock + jr * kc, edge, PG_COLS, alpha, 0, NULL, NULL);
+                    kern->tile(kc, ap, bblock + jr * kc, edge, NR, alpha, 0, NULL, NULL);
                     for (long r = 0; r < rows; r++)
                         for (long q = 0; q < w; q++) {
-                            float v = edge[r * PG_COLS + q] + (bt != 0 ? bt * cp[r * ldc + q] : 0);
+                            float v = edge[r * NR + q] + (bt != 0 ? bt * cp[r * ldc + q] : 0);
                             if (tcb) v += tcb[q];
                             if (trb) v += trb[r];
                             cp[r * ldc + q] = v;
@@ -315,25 +555,25 @@ static void blocked_gemm_512(int transA, long m, long n, long k, float alpha, co
         }
     }
 }
-#endif
 
 // B from memory, row-major or transposed.
 struct bg_matrix { const float *b; long ldb; int transposed; };
 
-static void bg_pack_matrix(void *ctx, float *dst, long pc, long kc, long jc, long nc) {
+static void bg_pack_matrix(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc, long nc) {
     const struct bg_matrix *m = ctx;
-    ek_panel_pack(dst, m->transposed ? m->b + jc * m->ldb + pc : m->b + pc * m->ldb + jc, m->ldb, kc, nc,
-                  m->transposed);
+    kern->packB(dst, m->transposed ? m->b + jc * m->ldb + pc : m->b + pc * m->ldb + jc, m->ldb, kc, nc,
+                m->transposed);
 }
 
 int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
             long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch) {
 #ifdef PG_X86
-    if (ek_kernel_level() == 3) {
+    const struct bg_kernels *kern = bg_kernels_for_cpu();
+    if (kern) {
         struct bg_matrix source = { b, ldb, transB };
         if (m > 0 && n > 0 && k > 0)
-            blocked_gemm_512(transA, m, n, k, alpha, a, lda, bg_pack_matrix, &source, beta, c, ldc, rowBias, colBias,
-                             scratch);
+            blocked_gemm(kern, transA, m, n, k, alpha, a, lda, bg_pack_matrix, &source, beta, c, ldc, rowBias,
+                         colBias, scratch);
         return 1;
     }
 #endif
@@ -344,8 +584,8 @@ int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const f
 
 // ---------------------------------------------------------------- implicit-im2col GEMM
 // The convolution's im2col matrix is never built: each B panel row is gathered from the image as it is packed
-// (AVX-512 gathers, 16 columns at a time, masked to zero outside the image). This saves writing and re-reading
-// the whole matrix: for a 4×4 stride-2 conv, a fifth of the time went to im2col.
+// (AVX-512 gathers, 16 columns at a time, or AVX2 ones, 8 at a time, masked to zero outside the image). This
+// saves writing and re-reading the whole matrix: for a 4×4 stride-2 conv, a fifth of the time went to im2col.
 
 struct conv_pack {
     const ek_conv_source *src;
@@ -354,33 +594,40 @@ struct conv_pack {
     long columnsFor;         // the block start the columns describe (−1: none yet)
 };
 
+// The block's per-column tables (computed once per block, not per slab): its pixels walked with running
+// coordinates (one division for its first column).
+static void conv_columns(struct conv_pack *cp, long jc, long nc, long columns) {
+    const ek_conv_source *g = cp->src;
+    if (cp->columnsFor == jc) return;
+    long col = cp->j0 + jc, pixels = g->outH * g->outW;
+    long image = col / pixels, oy = (col % pixels) / g->outW, ox = col % g->outW;
+    for (long j = 0; j < columns; j++) {
+        if (j >= nc) {  // past the product: never inside the image
+            cp->y[j] = -(1 << 30);
+            cp->x[j] = 0;
+            cp->offset[j] = 0;
+            continue;
+        }
+        cp->y[j] = (int)(oy * g->sh);
+        cp->x[j] = (int)(ox * g->sw);
+        cp->offset[j] = (int)(image * g->imageStride + oy * g->sh * g->width + ox * g->sw);
+        if (++ox == g->outW) {
+            ox = 0;
+            if (++oy == g->outH) { oy = 0; image++; }
+        }
+    }
+    cp->columnsFor = jc;
+}
+
 #ifdef PG_X86
 __attribute__((target("avx512f")))
-static void conv_pack_block(void *ctx, float *dst, long pc, long kc, long jc, long nc) {
+static void conv_pack_block(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc,
+                            long nc) {
+    (void)kern;
     struct conv_pack *cp = ctx;
     const ek_conv_source *g = cp->src;
     long panels = (nc + PG_COLS - 1) / PG_COLS;
-    if (cp->columnsFor != jc) {
-        // Walk the block's pixels with running coordinates (one division for its first column).
-        long col = cp->j0 + jc, pixels = g->outH * g->outW;
-        long image = col / pixels, oy = (col % pixels) / g->outW, ox = col % g->outW;
-        for (long j = 0; j < panels * PG_COLS; j++) {
-            if (j >= nc) {  // past the product: never inside the image
-                cp->y[j] = -(1 << 30);
-                cp->x[j] = 0;
-                cp->offset[j] = 0;
-                continue;
-            }
-            cp->y[j] = (int)(oy * g->sh);
-            cp->x[j] = (int)(ox * g->sw);
-            cp->offset[j] = (int)(image * g->imageStride + oy * g->sh * g->width + ox * g->sw);
-            if (++ox == g->outW) {
-                ox = 0;
-                if (++oy == g->outH) { oy = 0; image++; }
-            }
-        }
-        cp->columnsFor = jc;
-    }
+    conv_columns(cp, jc, nc, panels * PG_COLS);
     long plane = g->height * g->width, taps = g->kh * g->kw;
     __m512i height = _mm512_set1_epi32((int)g->height), width = _mm512_set1_epi32((int)g->width);
     for (long r = pc; r < pc + kc; r++) {
@@ -403,6 +650,49 @@ static void conv_pack_block(void *ctx, float *dst, long pc, long kc, long jc, lo
         }
     }
 }
+
+// The same gathers 8 columns at a time with AVX2. Eight columns that lie on one image row, all inside it, are
+// consecutive floats (stride 1): one plain load instead of a gather (most of a stride-1 conv's columns).
+__attribute__((target("avx2,fma")))
+static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc,
+                                long nc) {
+    (void)kern;
+    struct conv_pack *cp = ctx;
+    const ek_conv_source *g = cp->src;
+    long panels = (nc + BG_COLS_256 - 1) / BG_COLS_256;
+    conv_columns(cp, jc, nc, panels * BG_COLS_256);
+    long plane = g->height * g->width, taps = g->kh * g->kw;
+    // x < n (unsigned) as min(x, n − 1) == x; negative coordinates are huge unsigned values, so out of range too.
+    __m256i lastY = _mm256_set1_epi32((int)g->height - 1), lastX = _mm256_set1_epi32((int)g->width - 1);
+    const __m256i ramp = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (long r = pc; r < pc + kc; r++) {
+        long ch = r / taps, ky = (r / g->kw) % g->kh, kx = r % g->kw;
+        long dy = ky * g->dh - g->padTop, dx = kx * g->dw - g->padLeft;
+        __m256i vdy = _mm256_set1_epi32((int)dy), vdx = _mm256_set1_epi32((int)dx);
+        __m256i shift = _mm256_set1_epi32((int)(dy * g->width + dx));
+        const float *channel = g->x + ch * plane;
+        float *d = dst + (r - pc) * BG_COLS_256;
+        for (long q = 0; q < panels; q++, d += kc * BG_COLS_256) {
+            for (int h = 0; h < BG_COLS_256; h += 8) {
+                long j = q * BG_COLS_256 + h;
+                __m256i iy = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->y + j)), vdy);
+                __m256i ix = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->x + j)), vdx);
+                __m256i in = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_min_epu32(iy, lastY), iy),
+                                              _mm256_cmpeq_epi32(_mm256_min_epu32(ix, lastX), ix));
+                __m256i index = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->offset + j)), shift);
+                int first = _mm256_extract_epi32(index, 0);
+                __m256i run = _mm256_add_epi32(_mm256_set1_epi32(first), ramp);
+                __m256i whole = _mm256_and_si256(in, _mm256_cmpeq_epi32(index, run));
+                if (_mm256_movemask_ps(_mm256_castsi256_ps(whole)) == 0xFF) {
+                    _mm256_storeu_ps(d + h, _mm256_loadu_ps(channel + first));
+                } else {
+                    _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), channel, index,
+                                                                     _mm256_castsi256_ps(in), 4));
+                }
+            }
+        }
+    }
+}
 #endif
 
 long ek_conv_gemm_scratch_floats(long m, long n, long k) {
@@ -417,7 +707,7 @@ int ek_conv_gemm_supported(const ek_conv_source *src, long columns) {
     long rows = src->outH * src->sh + src->kh * src->dh + src->padTop;
     long reach = src->imageStride * images + rows * src->width + src->outW * src->sw + src->kw * src->dw
         + src->padLeft;
-    return ek_kernel_level() == 3 && src->imageStride >= 0 && reach < (1L << 30);
+    return ek_kernel_level() >= 2 && src->imageStride >= 0 && reach < (1L << 30);
 #else
     (void)src; (void)columns;
     return 0;
@@ -432,7 +722,9 @@ int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source 
         if (m <= 0 || n <= 0 || k <= 0) return 1;
         int *columns = (int *)(scratch + ek_gemm_scratch_floats(m, n, k));
         struct conv_pack pack = { src, j0, columns, columns + BG_NC + PG_COLS, columns + 2 * (BG_NC + PG_COLS), -1 };
-        blocked_gemm_512(0, m, n, k, 1, w, ldw, conv_pack_block, &pack, 0, c, ldc, rowBias, NULL, scratch);
+        int wide = ek_kernel_level() == 3;
+        blocked_gemm(wide ? &bg_kernels_512 : &bg_kernels_256, 0, m, n, k, 1, w, ldw,
+                     wide ? conv_pack_block : conv_pack_block_256, &pack, 0, c, ldc, rowBias, NULL, scratch);
         return 1;
     }
 #endif

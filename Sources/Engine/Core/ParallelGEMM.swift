@@ -184,11 +184,11 @@ func forEachGEMMPiece(m: Int, n: Int, parts: Int, _ body: (Range<Int>, Range<Int
     }
 }
 
-/// Whether `blockedSgemm` runs: on AVX-512 CPUs unless `GANKIT_GEMM=openblas` (for comparisons).
+/// Whether `blockedSgemm` runs: on AVX-512 and AVX2+FMA CPUs unless `GANKIT_GEMM=openblas` (for comparisons).
 enum BlockedGEMM {
     static let enabled: Bool = {
         if let v = getenv("GANKIT_GEMM"), String(cString: v) == "openblas" { return false }
-        return ek_kernel_level() == 3
+        return ek_kernel_level() >= 2
     }()
 }
 

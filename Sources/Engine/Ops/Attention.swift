@@ -65,7 +65,7 @@ extension Ops {
         let s = scale ?? 1 / Float(d).squareRoot()
         let out = Tensor.uninitializedF32(batchShape + [lq, dv])
         let o = out.mutableBase
-        if panels && ek_kernel_level() == 3 {
+        if panels && ek_kernel_level() >= 2 {
             panelAttention(q: qi.base, k: ki.base, v: vi.base, mask: mi?.base, out: o, batch: batch, lq: lq, lk: lk,
                            d: d, dv: dv, scale: s, maskValue: maskValue, blockFloats: blockFloats)
             return out
