@@ -384,7 +384,20 @@ static void blocked_pack_a_256(float *dst, const float *a, long lda, int transpo
             _mm256_maskstore_ps(dst + p * BG_ROWS_256, six, _mm256_maskload_ps(a + p * lda, rm));
         return;
     }
-    for (long p0 = 0; p0 < kc; p0 += 8) {
+    long p0 = 0;
+    if (rows == BG_ROWS_256) {
+        // Whole micro-panels, 8 columns at a time with plain loads and stores while a next column follows.
+        for (; p0 + 8 < kc; p0 += 8) {
+            __m256 v[8];
+#pragma clang loop unroll(full)
+            for (int r = 0; r < BG_ROWS_256; r++) v[r] = _mm256_loadu_ps(a + r * lda + p0);
+            v[6] = v[7] = _mm256_setzero_ps();
+            transpose8_regs(v);
+#pragma clang loop unroll(full)
+            for (int q = 0; q < 8; q++) _mm256_storeu_ps(dst + (p0 + q) * BG_ROWS_256, v[q]);
+        }
+    }
+    for (; p0 < kc; p0 += 8) {
         long kp = kc - p0 < 8 ? kc - p0 : 8;
         __m256i km = pg_mask8(kp);
         __m256 v[8];
@@ -484,21 +497,21 @@ struct bg_kernels;
 typedef void (*bg_pack_b)(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc, long nc);
 
 // The blocked GEMM's vector kernels of one CPU level: A packing into micro-panels of `rows` rows, B packing
-// into panels of `cols` columns, the rows × cols tile, and the B block's columns (the block stays in L2: 1–2 MB
-// per core on the AVX-512 Xeons, 512 KB on Zen 3).
+// into panels of `cols` columns, the rows × cols tile, the B block's columns (the block stays in L2: 1–2 MB
+// per core on the AVX-512 Xeons, 512 KB on Zen 3) and the loop order (`mc`, see `blocked_gemm`).
 struct bg_kernels {
     void (*packA)(float *dst, const float *a, long lda, int transposed, long rows, long kc);
     void (*packB)(float *dst, const float *b, long ldb, long k, long n, int transposed);
     void (*tile)(long kc, const float *ap, const float *bp, float *c, long ldc, float alpha, float beta,
                  const float *rowBias, const float *colBias);
-    long rows, cols, nc;
+    long rows, cols, nc, mc;
 };
 
 #ifdef PG_X86
 static const struct bg_kernels bg_kernels_512 = {
-    blocked_pack_a, ek_panel_pack, blocked_tile_512, PG_ROWS, PG_COLS, BG_NC };
+    blocked_pack_a, ek_panel_pack, blocked_tile_512, PG_ROWS, PG_COLS, BG_NC, 0 };
 static const struct bg_kernels bg_kernels_256 = {
-    blocked_pack_a_256, panel_pack_256, blocked_tile_256, BG_ROWS_256, BG_COLS_256, BG_NC / 2 };
+    blocked_pack_a_256, panel_pack_256, blocked_tile_256, BG_ROWS_256, BG_COLS_256, BG_NC / 2, 120 };
 #endif
 
 // The kernels for this CPU, or NULL without AVX2.
@@ -511,10 +524,34 @@ static const struct bg_kernels *bg_kernels_for_cpu(void) {
     return NULL;
 }
 
+// One tile of the blocked GEMM: rows ir ..< ir + kern->rows of C against the B panel at column jr of the block
+// (columns jc + jr …), kc deep; edge tiles are computed whole into `edge` and only their valid part merged.
+static inline void blocked_tile_at(const struct bg_kernels *kern, long ir, long jr, long m, long nc, long kc, long jc,
+                                   const float *apanel, const float *bblock, float *edge, float *c, long ldc,
+                                   float alpha, float bt, const float *rb, const float *cb) {
+    long MR = kern->rows, NR = kern->cols;
+    long rows = m - ir < MR ? m - ir : MR, w = nc - jr < NR ? nc - jr : NR;
+    const float *ap = apanel + ir * kc, *bp = bblock + jr * kc;
+    float *cp = c + ir * ldc + jc + jr;
+    const float *trb = rb ? rb + ir : NULL, *tcb = cb ? cb + jc + jr : NULL;
+    if (rows == MR && w == NR) {
+        kern->tile(kc, ap, bp, cp, ldc, alpha, bt, trb, tcb);
+        return;
+    }
+    kern->tile(kc, ap, bp, edge, NR, alpha, 0, NULL, NULL);
+    for (long r = 0; r < rows; r++)
+        for (long q = 0; q < w; q++) {
+            float v = edge[r * NR + q] + (bt != 0 ? bt * cp[r * ldc + q] : 0);
+            if (tcb) v += tcb[q];
+            if (trb) v += trb[r];
+            cp[r * ldc + q] = v;
+        }
+}
+
 static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long n, long k, float alpha,
                          const float *a, long lda, bg_pack_b packB, void *packContext, float beta, float *c, long ldc,
                          const float *rowBias, const float *colBias, float *scratch) {
-    long kcMax = k < BG_KC ? k : BG_KC, ncBlock = kern->nc, MR = kern->rows, NR = kern->cols;
+    long kcMax = k < BG_KC ? k : BG_KC, ncBlock = kern->nc, MR = kern->rows, NR = kern->cols, mc = kern->mc;
     float *apanel = scratch, *bblock = scratch + bg_panel_floats(m, kcMax);
     long ncMax = n < ncBlock ? n : ncBlock;
     float *edge = bblock + (ncMax + NR - 1) / NR * NR * kcMax;
@@ -530,27 +567,18 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
         for (long jc = 0; jc < n; jc += ncBlock) {
             long nc = n - jc < ncBlock ? n - jc : ncBlock;
             packB(kern, packContext, bblock, pc, kc, jc, nc);
-            for (long ir = 0; ir < m; ir += MR) {
-                long rows = m - ir < MR ? m - ir : MR;
-                const float *ap = apanel + ir * kc;
-                for (long jr = 0; jr < nc; jr += NR) {
-                    long w = nc - jr < NR ? nc - jr : NR;
-                    float *cp = c + ir * ldc + jc + jr;
-                    const float *trb = rb ? rb + ir : NULL, *tcb = cb ? cb + jc + jr : NULL;
-                    if (rows == MR && w == NR) {
-                        kern->tile(kc, ap, bblock + jr * kc, cp, ldc, alpha, bt, trb, tcb);
-                        continue;
-                    }
-                    // Edge tile: computed whole into scratch, only its valid part merged into C.
-                    kern->tile(kc, ap, bblock + jr * kc, edge, NR, alpha, 0, NULL, NULL);
-                    for (long r = 0; r < rows; r++)
-                        for (long q = 0; q < w; q++) {
-                            float v = edge[r * NR + q] + (bt != 0 ? bt * cp[r * ldc + q] : 0);
-                            if (tcb) v += tcb[q];
-                            if (trb) v += trb[r];
-                            cp[r * ldc + q] = v;
-                        }
-                }
+            if (mc == 0) {
+                // Each A micro-panel stays in L1 while it sweeps the B block from L2.
+                for (long ir = 0; ir < m; ir += MR)
+                    for (long jr = 0; jr < nc; jr += NR)
+                        blocked_tile_at(kern, ir, jr, m, nc, kc, jc, apanel, bblock, edge, c, ldc, alpha, bt, rb, cb);
+            } else {
+                // Rows in blocks of mc whose micro-panels stay in L2; each B panel stays in L1 while it meets them.
+                for (long ic = 0; ic < m; ic += mc)
+                    for (long jr = 0; jr < nc; jr += NR)
+                        for (long ir = ic; ir < m && ir < ic + mc; ir += MR)
+                            blocked_tile_at(kern, ir, jr, m, nc, kc, jc, apanel, bblock, edge, c, ldc, alpha, bt,
+                                            rb, cb);
             }
         }
     }
@@ -651,8 +679,7 @@ static void conv_pack_block(const struct bg_kernels *kern, void *ctx, float *dst
     }
 }
 
-// The same gathers 8 columns at a time with AVX2. Eight columns that lie on one image row, all inside it, are
-// consecutive floats (stride 1): one plain load instead of a gather (most of a stride-1 conv's columns).
+// The same gathers 8 columns at a time with AVX2, into 16-column panels.
 __attribute__((target("avx2,fma")))
 static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc,
                                 long nc) {
@@ -664,7 +691,11 @@ static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float 
     long plane = g->height * g->width, taps = g->kh * g->kw;
     // x < n (unsigned) as min(x, n − 1) == x; negative coordinates are huge unsigned values, so out of range too.
     __m256i lastY = _mm256_set1_epi32((int)g->height - 1), lastX = _mm256_set1_epi32((int)g->width - 1);
-    const __m256i ramp = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    // Eight columns that lie on one image row, all inside it, are `sw` floats apart: with sw = 1 or 2, plain loads
+    // instead of a gather (most columns of stride-1 and stride-2 convs; gathers are slow on Zen 3).
+    int runs = g->sw <= 2;
+    const __m256i step = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)g->sw));
+    const __m256i seven = pg_mask8(7);
     for (long r = pc; r < pc + kc; r++) {
         long ch = r / taps, ky = (r / g->kw) % g->kh, kx = r % g->kw;
         long dy = ky * g->dh - g->padTop, dx = kx * g->dw - g->padLeft;
@@ -681,10 +712,18 @@ static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float 
                                               _mm256_cmpeq_epi32(_mm256_min_epu32(ix, lastX), ix));
                 __m256i index = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->offset + j)), shift);
                 int first = _mm256_extract_epi32(index, 0);
-                __m256i run = _mm256_add_epi32(_mm256_set1_epi32(first), ramp);
+                __m256i run = _mm256_add_epi32(_mm256_set1_epi32(first), step);
                 __m256i whole = _mm256_and_si256(in, _mm256_cmpeq_epi32(index, run));
-                if (_mm256_movemask_ps(_mm256_castsi256_ps(whole)) == 0xFF) {
-                    _mm256_storeu_ps(d + h, _mm256_loadu_ps(channel + first));
+                if (runs && _mm256_movemask_ps(_mm256_castsi256_ps(whole)) == 0xFF) {
+                    const float *from = channel + first;
+                    if (g->sw == 1) {
+                        _mm256_storeu_ps(d + h, _mm256_loadu_ps(from));
+                    } else {
+                        // Stride 2: the even lanes of 15 floats (the second load stops at the last one needed).
+                        __m256 lo = _mm256_loadu_ps(from), hi = _mm256_maskload_ps(from + 8, seven);
+                        __m256 even = _mm256_shuffle_ps(lo, hi, 0x88);   // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
+                        _mm256_storeu_ps(d + h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
+                    }
                 } else {
                     _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), channel, index,
                                                                      _mm256_castsi256_ps(in), 4));
