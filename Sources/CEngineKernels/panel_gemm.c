@@ -490,6 +490,34 @@ static void blocked_tile_256(long kc, const float *ap, const float *bp, float *c
         _mm256_storeu_ps(c + i * ldc + 8, r1);
     }
 }
+
+// The 6 × 8 tile for B panels with at most 8 valid columns (the first half of the panel): half the work of a
+// full tile on the last panel of a product whose columns are not a multiple of 16; same sums per element.
+__attribute__((target("avx2,fma")))
+static void blocked_tile_256_narrow(long kc, const float *ap, const float *bp, float *c, long ldc, float alpha,
+                                    float beta, const float *rowBias, const float *colBias) {
+    __m256 acc[BG_ROWS_256];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < BG_ROWS_256; i++) acc[i] = _mm256_setzero_ps();
+#pragma clang loop unroll(disable)
+    for (long p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(bp);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < BG_ROWS_256; i++) acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + i), b0, acc[i]);
+        ap += BG_ROWS_256;
+        bp += BG_COLS_256;
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    __m256 cb0 = colBias ? _mm256_loadu_ps(colBias) : _mm256_setzero_ps();
+#pragma clang loop unroll(full)
+    for (int i = 0; i < BG_ROWS_256; i++) {
+        __m256 r0 = _mm256_mul_ps(acc[i], va);
+        if (beta != 0) r0 = _mm256_fmadd_ps(_mm256_loadu_ps(c + i * ldc), vb, r0);
+        if (colBias) r0 = _mm256_add_ps(r0, cb0);
+        if (rowBias) r0 = _mm256_add_ps(r0, _mm256_set1_ps(rowBias[i]));
+        _mm256_storeu_ps(c + i * ldc, r0);
+    }
+}
 #endif
 
 // Fills the B block for rows pc ..< pc + kc and columns jc ..< jc + nc as panels of `kern->cols` columns.
@@ -504,14 +532,18 @@ struct bg_kernels {
     void (*packB)(float *dst, const float *b, long ldb, long k, long n, int transposed);
     void (*tile)(long kc, const float *ap, const float *bp, float *c, long ldc, float alpha, float beta,
                  const float *rowBias, const float *colBias);
+    // For an edge panel of at most cols / 2 valid columns: the tile's left half only (or NULL).
+    void (*narrowTile)(long kc, const float *ap, const float *bp, float *c, long ldc, float alpha, float beta,
+                       const float *rowBias, const float *colBias);
     long rows, cols, nc, mc;
 };
 
 #ifdef PG_X86
 static const struct bg_kernels bg_kernels_512 = {
-    blocked_pack_a, ek_panel_pack, blocked_tile_512, PG_ROWS, PG_COLS, BG_NC, 0 };
+    blocked_pack_a, ek_panel_pack, blocked_tile_512, NULL, PG_ROWS, PG_COLS, BG_NC, 0 };
 static const struct bg_kernels bg_kernels_256 = {
-    blocked_pack_a_256, panel_pack_256, blocked_tile_256, BG_ROWS_256, BG_COLS_256, BG_NC / 2, 120 };
+    blocked_pack_a_256, panel_pack_256, blocked_tile_256, blocked_tile_256_narrow, BG_ROWS_256, BG_COLS_256,
+    BG_NC / 2, 120 };
 #endif
 
 // The kernels for this CPU, or NULL without AVX2.
@@ -538,7 +570,8 @@ static inline void blocked_tile_at(const struct bg_kernels *kern, long ir, long 
         kern->tile(kc, ap, bp, cp, ldc, alpha, bt, trb, tcb);
         return;
     }
-    kern->tile(kc, ap, bp, edge, NR, alpha, 0, NULL, NULL);
+    if (kern->narrowTile && 2 * w <= NR) kern->narrowTile(kc, ap, bp, edge, NR, alpha, 0, NULL, NULL);
+    else kern->tile(kc, ap, bp, edge, NR, alpha, 0, NULL, NULL);
     for (long r = 0; r < rows; r++)
         for (long q = 0; q < w; q++) {
             float v = edge[r * NR + q] + (bt != 0 ? bt * cp[r * ldc + q] : 0);
@@ -582,6 +615,12 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
             }
         }
     }
+}
+
+void ek_gemm_tile(long *rows, long *cols) {
+    const struct bg_kernels *kern = bg_kernels_for_cpu();
+    *rows = kern ? kern->rows : PG_ROWS;
+    *cols = kern ? kern->cols : PG_COLS;
 }
 
 // B from memory, row-major or transposed.

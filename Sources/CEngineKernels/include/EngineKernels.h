@@ -93,6 +93,10 @@ void ek_panel_pack(float *dst, const float *b, long ldb, long k, long n, int tra
 int ek_panel_gemm(long m, long n, long k, float alpha, const float *a, long lda, const float *panels, float *c,
                   long ldc, const float *rowScale);
 
+/// The rows and columns of the blocked GEMM's tile on this CPU (12 × 32 with AVX-512, 6 × 16 with AVX2): callers
+/// that cut C between threads cut at multiples of these.
+void ek_gemm_tile(long *rows, long *cols);
+
 /// Floats of (64-byte aligned) scratch `ek_gemm` needs for an m × n × k product.
 long ek_gemm_scratch_floats(long m, long n, long k);
 

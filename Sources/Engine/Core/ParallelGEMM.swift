@@ -169,19 +169,37 @@ func blockedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
     return true
 }
 
-/// Cuts an m × n product for the blocked GEMM into `parts` pieces along its longer side — whole 32-column panels
-/// when n ≥ m, else whole 12-row micro-panels — and runs `body(rows, columns)` for each on the worker pool (on
-/// the caller for one part). Each element's sum runs in the same order however C is cut.
+/// Cuts an m × n product for the blocked GEMM into `parts` pieces along its longer side — at whole tiles
+/// (`GEMMTile`: 32 or 16 columns when n ≥ m, else 12 or 6 rows), each cut at the tile boundary nearest an equal
+/// share — and runs `body(rows, columns)` for each on the worker pool (on the caller for one part). Each
+/// element's sum runs in the same order however C is cut.
 func forEachGEMMPiece(m: Int, n: Int, parts: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
-    if parts <= 1 {
+    let byColumns = n >= m
+    let length = byColumns ? n : m, unit = byColumns ? GEMMTile.columns : GEMMTile.rows
+    let tiles = (length + unit - 1) / unit
+    let count = max(1, min(parts, tiles))
+    if count == 1 {
         body(0..<m, 0..<n)
-    } else if n >= m {
-        let piece = ((n + parts - 1) / parts + 31) / 32 * 32
-        Parallel.forEach((n + piece - 1) / piece) { p in body(0..<m, p * piece..<min(n, p * piece + piece)) }
-    } else {
-        let piece = ((m + parts - 1) / parts + 11) / 12 * 12
-        Parallel.forEach((m + piece - 1) / piece) { p in body(p * piece..<min(m, p * piece + piece), 0..<n) }
+        return
     }
+    // Cut p at the tile nearest p/count of the length (a last partial tile counts by its share of columns).
+    func cut(_ p: Int) -> Int {
+        p == count ? length : min(length, (p * length + count * unit / 2) / (count * unit) * unit)
+    }
+    Parallel.forEach(count) { p in
+        let r = cut(p)..<cut(p + 1)
+        if r.isEmpty { return }
+        if byColumns { body(0..<m, r) } else { body(r, 0..<n) }
+    }
+}
+
+/// The blocked GEMM's tile on this CPU (`ek_gemm_tile`).
+enum GEMMTile {
+    static let (rows, columns): (Int, Int) = {
+        var r = 0, c = 0
+        ek_gemm_tile(&r, &c)
+        return (r, c)
+    }()
 }
 
 /// Whether `blockedSgemm` runs: on AVX-512 and AVX2+FMA CPUs unless `GANKIT_GEMM=openblas` (for comparisons).
