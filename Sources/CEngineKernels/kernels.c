@@ -120,35 +120,84 @@ static void lrelu_512(float *x, long n, float slope, float gain, float lo, float
 }
 
 // ---------------------------------------------------------------- AVX2 + FMA
+// The same loops as the AVX-512 kernels with 8-float vectors: each output sums in the same order, so results
+// match them bit for bit. Tails load through masks (vmaskmovps never touches masked-out lanes) and store with
+// ek_store_part_256 (masked stores are microcoded and slow on AMD).
+
+// Stores lanes 0 ..< left (all 8 when left ≥ 8) of v at p: halves, pairs and singles, nothing past p + left.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void ek_store_part_256(float *p, __m256 v, long left) {
+    if (left >= 8) { _mm256_storeu_ps(p, v); return; }
+    __m128 q = _mm256_castps256_ps128(v);
+    if (left >= 4) { _mm_storeu_ps(p, q); q = _mm256_extractf128_ps(v, 1); p += 4; left -= 4; }
+    if (left >= 2) { _mm_storel_pi((__m64 *)p, q); q = _mm_movehl_ps(q, q); p += 2; left -= 2; }
+    if (left >= 1) _mm_store_ss(p, q);
+}
+
+// Lanes 0 ..< left of p (zero beyond; all 8 when left ≥ 8 — a plain load then).
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 ek_load_part_256(const float *p, long left) {
+    return left >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, EK_MASK8(left));
+}
+
+// Eight independent accumulators (32 outputs) per step: Zen 3 keeps two FMAs of latency 4 in flight.
 __attribute__((target("avx2,fma")))
 static void fir_taps_256(float *dst, const float *src, const float *w, long taps, long n, int acc) {
     long m = 0;
-    for (; m + 16 <= n; m += 16) {
-        __m256 a0 = acc ? _mm256_loadu_ps(dst + m) : _mm256_setzero_ps();
-        __m256 a1 = acc ? _mm256_loadu_ps(dst + m + 8) : _mm256_setzero_ps();
+    for (; m + 32 <= n; m += 32) {
+        __m256 a0, a1, a2, a3;
+        if (acc) { a0 = _mm256_loadu_ps(dst + m); a1 = _mm256_loadu_ps(dst + m + 8); a2 = _mm256_loadu_ps(dst + m + 16); a3 = _mm256_loadu_ps(dst + m + 24); }
+        else { a0 = a1 = a2 = a3 = _mm256_setzero_ps(); }
         for (long t = 0; t < taps; t++) {
             __m256 wt = _mm256_set1_ps(w[t]);
-            a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(src + m + t), a0);
-            a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(src + m + t + 8), a1);
+            const float *s = src + m + t;
+            a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s), a0);
+            a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 8), a1);
+            a2 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 16), a2);
+            a3 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 24), a3);
         }
-        _mm256_storeu_ps(dst + m, a0);
-        _mm256_storeu_ps(dst + m + 8, a1);
+        _mm256_storeu_ps(dst + m, a0); _mm256_storeu_ps(dst + m + 8, a1);
+        _mm256_storeu_ps(dst + m + 16, a2); _mm256_storeu_ps(dst + m + 24, a3);
     }
-    if (m < n) fir_taps_base(dst + m, src + m, w, taps, n - m, acc);
+    // The last < 32 outputs: masked vectors of 8 (lanes past n neither read nor written).
+    for (; m < n; m += 8) {
+        long left = n - m;
+        __m256i k = EK_MASK8(left);
+        __m256 a = acc ? _mm256_maskload_ps(dst + m, k) : _mm256_setzero_ps();
+        for (long t = 0; t < taps; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), _mm256_maskload_ps(src + m + t, k), a);
+        ek_store_part_256(dst + m, a, left);
+    }
 }
 __attribute__((target("avx2,fma")))
 static void fir_rows_256(float *dst, const float *const *rows, const float *w, long taps, long n) {
     long m = 0;
-    for (; m + 8 <= n; m += 8) {
+    for (; m + 32 <= n; m += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (long t = 0; t < taps; t++) {
+            __m256 wt = _mm256_set1_ps(w[t]);
+            const float *r = rows[t] + m;
+            a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r), a0);
+            a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 8), a1);
+            a2 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 16), a2);
+            a3 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(r + 24), a3);
+        }
+        _mm256_storeu_ps(dst + m, a0); _mm256_storeu_ps(dst + m + 8, a1);
+        _mm256_storeu_ps(dst + m + 16, a2); _mm256_storeu_ps(dst + m + 24, a3);
+    }
+    for (; m < n; m += 8) {
+        long left = n - m;
+        __m256i k = EK_MASK8(left);
         __m256 a = _mm256_setzero_ps();
-        for (long t = 0; t < taps; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), _mm256_loadu_ps(rows[t] + m), a);
-        _mm256_storeu_ps(dst + m, a);
+        for (long t = 0; t < taps; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[t]), _mm256_maskload_ps(rows[t] + m, k), a);
+        ek_store_part_256(dst + m, a, left);
     }
-    for (; m < n; m++) {
-        float v = 0.0f;
-        for (long t = 0; t < taps; t++) v += w[t] * rows[t][m];
-        dst[m] = v;
-    }
+}
+__attribute__((target("avx2,fma")))
+static void lrelu_256(float *x, long n, float slope, float gain, float lo, float hi) {
+    __m256 s = _mm256_set1_ps(slope), g = _mm256_set1_ps(gain), l = _mm256_set1_ps(lo), h = _mm256_set1_ps(hi);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, ek_lrelu_gain_clamp_256(_mm256_loadu_ps(x + i), s, g, l, h));
+    if (i < n) ek_store_part_256(x + i, ek_lrelu_gain_clamp_256(ek_load_part_256(x + i, n - i), s, g, l, h), n - i);
 }
 
 // exp for softmax: Cephes range reduction (x = n ln2 + r) and a degree-6 polynomial, 2^n built in the exponent.
@@ -310,6 +359,96 @@ static void fir_down2_512(float *out, const float *x, const float *w, long taps,
         deinterleave_512(x + 2 * i0, count, ev, le, od, lo);
         fir_taps_512(out + i0, ev, we, te, c, acc);
         if (to > 0) fir_taps_512(out + i0, od, wo, to, c, 1);
+    }
+}
+
+// fir_up2_512 with 8-float vectors: per step 32 outputs of each phase (eight chains), interleaved with
+// unpack + 128-bit permutes; the tail in masked vectors of 8 per phase.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void interleave_256(__m256 a, __m256 b, __m256 *l, __m256 *h) {
+    __m256 u = _mm256_unpacklo_ps(a, b), v = _mm256_unpackhi_ps(a, b);   // a0 b0 a1 b1 | a4 b4 a5 b5, …
+    *l = _mm256_permute2f128_ps(u, v, 0x20);
+    *h = _mm256_permute2f128_ps(u, v, 0x31);
+}
+
+__attribute__((target("avx2,fma")))
+static void fir_up2_256(float *out, long n, const float *x0, const float *w0, long t0,
+                        const float *x1, const float *w1, long t1, int acc) {
+    long m = 0;
+    for (; 2 * (m + 32) <= n; m += 32) {
+        __m256 a[4], b[4];
+        for (int v = 0; v < 4; v++) { a[v] = _mm256_setzero_ps(); b[v] = _mm256_setzero_ps(); }
+        for (long t = 0; t < t0; t++) {
+            __m256 wt = _mm256_set1_ps(w0[t]);
+            for (int v = 0; v < 4; v++) a[v] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(x0 + m + t + 8 * v), a[v]);
+        }
+        for (long t = 0; t < t1; t++) {
+            __m256 wt = _mm256_set1_ps(w1[t]);
+            for (int v = 0; v < 4; v++) b[v] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(x1 + m + t + 8 * v), b[v]);
+        }
+        for (int v = 0; v < 4; v++) {
+            __m256 l, h;
+            float *o = out + 2 * m + 16 * v;
+            interleave_256(a[v], b[v], &l, &h);
+            if (acc) { l = _mm256_add_ps(l, _mm256_loadu_ps(o)); h = _mm256_add_ps(h, _mm256_loadu_ps(o + 8)); }
+            _mm256_storeu_ps(o, l); _mm256_storeu_ps(o + 8, h);
+        }
+    }
+    // Remaining outputs (< 64) in blocks of 8 per phase, masked: phase 0 has ceil(left/2), phase 1 floor(left/2).
+    for (; 2 * m < n; m += 8) {
+        long left = n - 2 * m;
+        __m256i k0 = EK_MASK8((left + 1) / 2), k1 = EK_MASK8(left / 2);
+        __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps(), l, h;
+        for (long t = 0; t < t0; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w0[t]), _mm256_maskload_ps(x0 + m + t, k0), a);
+        for (long t = 0; t < t1; t++) b = _mm256_fmadd_ps(_mm256_set1_ps(w1[t]), _mm256_maskload_ps(x1 + m + t, k1), b);
+        interleave_256(a, b, &l, &h);
+        float *o = out + 2 * m;
+        if (acc) {
+            l = _mm256_add_ps(l, _mm256_maskload_ps(o, EK_MASK8(left)));
+            h = _mm256_add_ps(h, _mm256_maskload_ps(o + 8, EK_MASK8(left - 8)));
+        }
+        ek_store_part_256(o, l, left);
+        if (left > 8) ek_store_part_256(o + 8, h, left - 8);
+    }
+}
+
+// Even and odd samples of two 8-float vectors (x0 … x15) as x0 x2 … x14 and x1 x3 … x15.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void split_256(__m256 a, __m256 b, __m256 *even, __m256 *odd) {
+    __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   // x0 x2 x8 x10 | x4 x6 x12 x14
+    __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+__attribute__((target("avx2,fma")))
+static void deinterleave_256(const float *x, long count, float *ev, long le, float *od, long lo) {
+    for (long j = 0; j < le || j < lo; j += 8) {
+        long left = count - 2 * j;   // source values still available from x + 2j
+        __m256 a = ek_load_part_256(x + 2 * j, left > 0 ? left : 0), b = _mm256_setzero_ps(), e, o;
+        if (left > 8) b = ek_load_part_256(x + 2 * j + 8, left - 8);
+        split_256(a, b, &e, &o);
+        if (j < le) ek_store_part_256(ev + j, e, le - j);
+        if (j < lo) ek_store_part_256(od + j, o, lo - j);
+    }
+}
+
+// fir_down2_512's polyphase split with the AVX2 kernels (same sums in the same order).
+__attribute__((target("avx2,fma")))
+static void fir_down2_256(float *out, const float *x, const float *w, long taps, long n, int acc) {
+    enum { CHUNK = 1024, MAXT = 64 };
+    if (taps > 2 * MAXT) { fir_down2_base(out, x, w, taps, n, acc); return; }
+    float ev[CHUNK + MAXT + 16], od[CHUNK + MAXT + 16], we[MAXT], wo[MAXT];
+    long te = (taps + 1) / 2, to = taps / 2;
+    for (long s = 0; s < te; s++) we[s] = w[2 * s];
+    for (long s = 0; s < to; s++) wo[s] = w[2 * s + 1];
+    for (long i0 = 0; i0 < n; i0 += CHUNK) {
+        long c = n - i0 < CHUNK ? n - i0 : CHUNK;
+        long le = c + te - 1, lo = to > 0 ? c + to - 1 : 0;
+        long count = 2 * le - 1 > 2 * lo ? 2 * le - 1 : 2 * lo;
+        deinterleave_256(x + 2 * i0, count, ev, le, od, lo);
+        fir_taps_256(out + i0, ev, we, te, c, acc);
+        if (to > 0) fir_taps_256(out + i0, od, wo, to, c, 1);
     }
 }
 #endif
@@ -544,7 +683,9 @@ void ek_tanh(float *dst, const float *src, long n) {
 
 void ek_lrelu_gain_clamp(float *x, long n, float slope, float gain, float lo, float hi) {
 #ifdef EK_X86
-    if (ek_kernel_level() == 3) { lrelu_512(x, n, slope, gain, lo, hi); return; }
+    int l = ek_kernel_level();
+    if (l == 3) { lrelu_512(x, n, slope, gain, lo, hi); return; }
+    if (l == 2) { lrelu_256(x, n, slope, gain, lo, hi); return; }
 #endif
     lrelu_base(x, n, slope, gain, lo, hi);
 }
@@ -654,14 +795,18 @@ void ek_softmax_row(float *p, long n) {
 void ek_fir_up2(float *out, long n, const float *x0, const float *w0, long t0,
                 const float *x1, const float *w1, long t1, int accumulate) {
 #ifdef EK_X86
-    if (ek_kernel_level() == 3) { fir_up2_512(out, n, x0, w0, t0, x1, w1, t1, accumulate); return; }
+    int l = ek_kernel_level();
+    if (l == 3) { fir_up2_512(out, n, x0, w0, t0, x1, w1, t1, accumulate); return; }
+    if (l == 2) { fir_up2_256(out, n, x0, w0, t0, x1, w1, t1, accumulate); return; }
 #endif
     fir_up2_base(out, n, x0, w0, t0, x1, w1, t1, accumulate);
 }
 
 void ek_fir_down2(float *out, const float *x, const float *w, long taps, long n, int accumulate) {
 #ifdef EK_X86
-    if (ek_kernel_level() == 3) { fir_down2_512(out, x, w, taps, n, accumulate); return; }
+    int l = ek_kernel_level();
+    if (l == 3) { fir_down2_512(out, x, w, taps, n, accumulate); return; }
+    if (l == 2) { fir_down2_256(out, x, w, taps, n, accumulate); return; }
 #endif
     fir_down2_base(out, x, w, taps, n, accumulate);
 }
@@ -694,8 +839,7 @@ typedef void (*flrelu_rows_fn)(float *d0, float *d1, const float *const *rows, c
 typedef void (*flrelu_taps2_fn)(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
                                 const float *w0, long t0, long n0, const float *w1, long t1, long n1, int nr);
 
-// The generic (baseline and AVX2) row and tap passes of the fused kernel, built from the plain FIR kernels of
-// one CPU level.
+// The baseline row and tap passes of the fused kernel, built from the plain FIR kernels.
 #define EK_FLRELU_PASSES(SUFFIX) \
     static void flrelu_rows_##SUFFIX(float *d0, float *d1, const float *const *rows, const float *w0, \
                                           const float *w1, long taps, long n, const float *act) { \
@@ -718,7 +862,6 @@ typedef void (*flrelu_taps2_fn)(float *d0, float *d1, long ds, const float *x0, 
 EK_FLRELU_PASSES(base)
 
 #ifdef EK_X86
-EK_FLRELU_PASSES(256)
 
 __attribute__((target("avx512f"), always_inline))
 static inline __m512 flrelu_act_512(__m512 v, const float *act) {
@@ -894,6 +1037,140 @@ static void flrelu_taps2_512(float *d0, float *d1, long ds, const float *x0, con
     }
 }
 #undef EK_TAPS2_CASE
+
+// ---------------------------------------------------------------- the passes with AVX2 + FMA
+// The AVX-512 passes with 8-float vectors and half the accumulators in flight (16 ymm registers): every
+// output sums the same terms in the same order, so the results are the same.
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 flrelu_act_256(__m256 v, const float *act) {
+    return ek_lrelu_gain_clamp_256(v, _mm256_set1_ps(act[0]), _mm256_set1_ps(act[1]), _mm256_set1_ps(act[2]),
+                                   _mm256_set1_ps(act[3]));
+}
+
+// Up to 48 columns of both output rows in registers (12 accumulators); the last vector loads masked by kt
+// (`left` of its lanes live). One load feeds both rows; zero weights are skipped as in flrelu_rows_block.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void flrelu_rows_block256(float *d0, float *d1, const float *const *rows, const float *w0,
+                                        const float *w1, long taps, long m, const int nv, __m256i kt, long left,
+                                        const float *act) {
+    __m256 a[6], b[6];
+    for (int v = 0; v < nv; v++) { a[v] = _mm256_setzero_ps(); b[v] = _mm256_setzero_ps(); }
+#define EK_ROW_LOAD(v) ((v) < nv - 1 ? _mm256_loadu_ps(r + 8 * (v)) : _mm256_maskload_ps(r + 8 * (v), kt))
+    for (long t = 0; t < taps; t++) {
+        const float *r = rows[t] + m;
+        const int u0 = w0[t] != 0, u1 = w1[t] != 0;
+        __m256 wa = _mm256_set1_ps(w0[t]), wb = _mm256_set1_ps(w1[t]);
+        if (u0 && u1) {
+            for (int v = 0; v < nv; v++) {
+                __m256 x = EK_ROW_LOAD(v);
+                a[v] = _mm256_fmadd_ps(wa, x, a[v]);
+                b[v] = _mm256_fmadd_ps(wb, x, b[v]);
+            }
+        } else if (u0) {
+            for (int v = 0; v < nv; v++) a[v] = _mm256_fmadd_ps(wa, EK_ROW_LOAD(v), a[v]);
+        } else if (u1) {
+            for (int v = 0; v < nv; v++) b[v] = _mm256_fmadd_ps(wb, EK_ROW_LOAD(v), b[v]);
+        }
+    }
+#undef EK_ROW_LOAD
+    if (act && act[1] == 1 && act[0] >= 0 && act[0] <= 1) {
+        // gain folded into the weights (flrelu_tables): lrelu is max(v, slope·v), then the clamp
+        __m256 s = _mm256_set1_ps(act[0]), lo = _mm256_set1_ps(act[2]), hi = _mm256_set1_ps(act[3]);
+        for (int v = 0; v < nv; v++) {
+            a[v] = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_max_ps(a[v], _mm256_mul_ps(a[v], s))));
+            b[v] = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_max_ps(b[v], _mm256_mul_ps(b[v], s))));
+        }
+    } else if (act) {
+        for (int v = 0; v < nv; v++) { a[v] = flrelu_act_256(a[v], act); b[v] = flrelu_act_256(b[v], act); }
+    }
+    for (int v = 0; v < nv - 1; v++) _mm256_storeu_ps(d0 + m + 8 * v, a[v]);
+    ek_store_part_256(d0 + m + 8 * (nv - 1), a[nv - 1], left);
+    if (!d1) return;
+    for (int v = 0; v < nv - 1; v++) _mm256_storeu_ps(d1 + m + 8 * v, b[v]);
+    ek_store_part_256(d1 + m + 8 * (nv - 1), b[nv - 1], left);
+}
+
+__attribute__((target("avx2,fma")))
+static void flrelu_rows_256(float *d0, float *d1, const float *const *rows, const float *w0, const float *w1,
+                            long taps, long n, const float *act) {
+    float zero[EK_FLRELU_MAX_TAPS + 2] = {0};
+    if (!d1) w1 = zero;
+    for (long m = 0; m < n; m += 48) {
+        long left = n - m, nv = left >= 48 ? 6 : (left + 7) / 8, last = left - 8 * (nv - 1);
+        __m256i kt = EK_MASK8(last);
+        switch (nv) {
+        case 1: flrelu_rows_block256(d0, d1, rows, w0, w1, taps, m, 1, kt, last, act); break;
+        case 2: flrelu_rows_block256(d0, d1, rows, w0, w1, taps, m, 2, kt, last, act); break;
+        case 3: flrelu_rows_block256(d0, d1, rows, w0, w1, taps, m, 3, kt, last, act); break;
+        case 4: flrelu_rows_block256(d0, d1, rows, w0, w1, taps, m, 4, kt, last, act); break;
+        case 5: flrelu_rows_block256(d0, d1, rows, w0, w1, taps, m, 5, kt, last, act); break;
+        default: flrelu_rows_block256(d0, d1, rows, w0, w1, taps, m, 6, kt, last, act); break;
+        }
+    }
+}
+
+// One phase of nr (≤ 2) rows, nv (≤ 4) vectors: d (+)= FIR(x, w) with `left` outputs in the last vector
+// (its loads masked by k). With `add`, d holds the other phase's sum: d + this is the AVX-512 kernel's a + b.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void flrelu_taps_block256(float *d, long ds, const float *x, long xs, const float *w, long taps,
+                                        __m256i k, long left, const int nv, const int nr, const int add) {
+    __m256 a[2][4];
+    for (int r = 0; r < nr; r++) for (int v = 0; v < nv; v++) a[r][v] = _mm256_setzero_ps();
+    for (long t = 0; t < taps; t++) {
+        __m256 wt = _mm256_set1_ps(w[t]);
+        for (int r = 0; r < nr; r++) {
+            const float *s = x + r * xs + t;
+            for (int v = 0; v < nv - 1; v++) a[r][v] = _mm256_fmadd_ps(wt, _mm256_loadu_ps(s + 8 * v), a[r][v]);
+            a[r][nv - 1] = _mm256_fmadd_ps(wt, _mm256_maskload_ps(s + 8 * (nv - 1), k), a[r][nv - 1]);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        float *e = d + r * ds;
+        for (int v = 0; v < nv - 1; v++)
+            _mm256_storeu_ps(e + 8 * v, add ? _mm256_add_ps(_mm256_loadu_ps(e + 8 * v), a[r][v]) : a[r][v]);
+        float *l = e + 8 * (nv - 1);
+        ek_store_part_256(l, add ? _mm256_add_ps(_mm256_maskload_ps(l, k), a[r][nv - 1]) : a[r][nv - 1], left);
+    }
+}
+
+#define EK_TAPS_CASE(NV, NR, ADD) flrelu_taps_block256(d + m, ds, x + m, xs, w, taps, k, left, NV, NR, ADD)
+__attribute__((target("avx2,fma")))
+static void flrelu_fir_256(float *d, long ds, const float *x, long xs, const float *w, long taps, long n, int nr,
+                           int add) {
+    for (long m = 0; m < n; m += 32) {
+        long nv = n - m >= 32 ? 4 : (n - m + 7) / 8, left = n - m - 8 * (nv - 1);
+        __m256i k = EK_MASK8(left);
+        switch ((nv - 1) * 4 + (nr - 1) * 2 + (add ? 1 : 0)) {
+        case 0: EK_TAPS_CASE(1, 1, 0); break;
+        case 1: EK_TAPS_CASE(1, 1, 1); break;
+        case 2: EK_TAPS_CASE(1, 2, 0); break;
+        case 3: EK_TAPS_CASE(1, 2, 1); break;
+        case 4: EK_TAPS_CASE(2, 1, 0); break;
+        case 5: EK_TAPS_CASE(2, 1, 1); break;
+        case 6: EK_TAPS_CASE(2, 2, 0); break;
+        case 7: EK_TAPS_CASE(2, 2, 1); break;
+        case 8: EK_TAPS_CASE(3, 1, 0); break;
+        case 9: EK_TAPS_CASE(3, 1, 1); break;
+        case 10: EK_TAPS_CASE(3, 2, 0); break;
+        case 11: EK_TAPS_CASE(3, 2, 1); break;
+        case 12: EK_TAPS_CASE(4, 1, 0); break;
+        case 13: EK_TAPS_CASE(4, 1, 1); break;
+        case 14: EK_TAPS_CASE(4, 2, 0); break;
+        default: EK_TAPS_CASE(4, 2, 1); break;
+        }
+    }
+}
+#undef EK_TAPS_CASE
+
+// The phases one after the other (one phase's accumulators fit the registers, two do not).
+__attribute__((target("avx2,fma")))
+static void flrelu_taps2_256(float *d0, float *d1, long ds, const float *x0, const float *x1, long xs,
+                             const float *w0, long t0, long n0, const float *w1, long t1, long n1, int nr) {
+    flrelu_fir_256(d0, ds, x0, xs, w0, t0, n0, nr, 0);
+    if (d1) flrelu_fir_256(d1, ds, x1, xs, w1, t1, n1, nr, 0);
+    else flrelu_fir_256(d0, ds, x1, xs, w1, t1, n0, nr, 1);
+}
 #endif
 
 #define EK_ROUND16(n) (((n) + 15) & ~15L)
