@@ -265,6 +265,88 @@ __attribute__((target("avx512f")))
 static void softmax_512(float *p, long n) {
     scale_512(p, n, 1.0f / exp_shifted_512(p, n));
 }
+
+// The same exp with 8-float vectors (same reduction and polynomial: bit-identical values).
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 exp_256(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.442695041f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline float hmax_256(__m256 v) {
+    __m128 q = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_max_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_max_ss(q, _mm_movehdup_ps(q)));
+}
+__attribute__((target("avx2,fma"), always_inline))
+static inline float hsum_256(__m256 v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+}
+
+// exp_shifted_512 with 8-float vectors: four accumulators per pass (the exp chain is long, the max and sum
+// chains short), one masked step per vector of the tail. Only the sum's order differs (8 lanes, not 16).
+__attribute__((target("avx2,fma")))
+static float exp_shifted_256(float *p, long n) {
+    long full = n & ~31L;
+    const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
+    __m256 m0 = ninf, m1 = m0, m2 = m0, m3 = m0;
+    for (long i = 0; i < full; i += 32) {
+        m0 = _mm256_max_ps(m0, _mm256_loadu_ps(p + i));
+        m1 = _mm256_max_ps(m1, _mm256_loadu_ps(p + i + 8));
+        m2 = _mm256_max_ps(m2, _mm256_loadu_ps(p + i + 16));
+        m3 = _mm256_max_ps(m3, _mm256_loadu_ps(p + i + 24));
+    }
+    for (long i = full; i < n; i += 8) {
+        __m256i k = EK_MASK8(n - i);   // masked-out lanes read nothing and count as −∞
+        m0 = _mm256_max_ps(m0, _mm256_blendv_ps(ninf, _mm256_maskload_ps(p + i, k), _mm256_castsi256_ps(k)));
+    }
+    float m = hmax_256(_mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3)));
+    if (m == -__builtin_inff()) m = 0;
+    __m256 vm = _mm256_set1_ps(m), s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (long i = 0; i < full; i += 32) {
+        __m256 e0 = exp_256(_mm256_sub_ps(_mm256_loadu_ps(p + i), vm));
+        __m256 e1 = exp_256(_mm256_sub_ps(_mm256_loadu_ps(p + i + 8), vm));
+        __m256 e2 = exp_256(_mm256_sub_ps(_mm256_loadu_ps(p + i + 16), vm));
+        __m256 e3 = exp_256(_mm256_sub_ps(_mm256_loadu_ps(p + i + 24), vm));
+        s0 = _mm256_add_ps(s0, e0); s1 = _mm256_add_ps(s1, e1); s2 = _mm256_add_ps(s2, e2); s3 = _mm256_add_ps(s3, e3);
+        _mm256_storeu_ps(p + i, e0); _mm256_storeu_ps(p + i + 8, e1);
+        _mm256_storeu_ps(p + i + 16, e2); _mm256_storeu_ps(p + i + 24, e3);
+    }
+    for (long i = full; i < n; i += 8) {
+        __m256i k = EK_MASK8(n - i);
+        __m256 e = _mm256_and_ps(exp_256(_mm256_sub_ps(_mm256_maskload_ps(p + i, k), vm)), _mm256_castsi256_ps(k));
+        s0 = _mm256_add_ps(s0, e);
+        ek_store_part_256(p + i, e, n - i);
+    }
+    return hsum_256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+__attribute__((target("avx2,fma")))
+static void scale_256(float *p, long n, float f) {
+    __m256 v = _mm256_set1_ps(f);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, _mm256_mul_ps(_mm256_loadu_ps(p + i), v));
+    if (i < n) ek_store_part_256(p + i, _mm256_mul_ps(_mm256_maskload_ps(p + i, EK_MASK8(n - i)), v), n - i);
+}
+
+__attribute__((target("avx2,fma")))
+static void softmax_256(float *p, long n) {
+    scale_256(p, n, 1.0f / exp_shifted_256(p, n));
+}
 #endif
 
 static float exp_shifted_base(float *p, long n) {
@@ -780,14 +862,18 @@ void ek_keep_freed_memory(void) {
 
 float ek_exp_shifted_row(float *p, long n) {
 #ifdef EK_X86
-    if (ek_kernel_level() == 3) return exp_shifted_512(p, n);
+    int l = ek_kernel_level();
+    if (l == 3) return exp_shifted_512(p, n);
+    if (l == 2) return exp_shifted_256(p, n);
 #endif
     return exp_shifted_base(p, n);
 }
 
 void ek_softmax_row(float *p, long n) {
 #ifdef EK_X86
-    if (ek_kernel_level() == 3) { softmax_512(p, n); return; }
+    int l = ek_kernel_level();
+    if (l == 3) { softmax_512(p, n); return; }
+    if (l == 2) { softmax_256(p, n); return; }
 #endif
     softmax_base(p, n);
 }
