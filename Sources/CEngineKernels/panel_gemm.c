@@ -581,9 +581,10 @@ static inline void blocked_tile_at(const struct bg_kernels *kern, long ir, long 
         }
 }
 
+// `packedA` (or NULL: packed here, slab by slab) holds A as `bg_pack_a_whole` makes it.
 static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long n, long k, float alpha,
-                         const float *a, long lda, bg_pack_b packB, void *packContext, float beta, float *c, long ldc,
-                         const float *rowBias, const float *colBias, float *scratch) {
+                         const float *a, long lda, const float *packedA, bg_pack_b packB, void *packContext,
+                         float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch) {
     long kcMax = k < BG_KC ? k : BG_KC, ncBlock = kern->nc, MR = kern->rows, NR = kern->cols, mc = kern->mc;
     float *apanel = scratch, *bblock = scratch + bg_panel_floats(m, kcMax);
     long ncMax = n < ncBlock ? n : ncBlock;
@@ -593,9 +594,14 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
         float bt = pc == 0 ? beta : 1;
         // The bias joins in the first slab, where C is first written.
         const float *rb = pc == 0 ? rowBias : NULL, *cb = pc == 0 ? colBias : NULL;
-        for (long ir = 0; ir < m; ir += MR) {
-            long rows = m - ir < MR ? m - ir : MR;
-            kern->packA(apanel + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
+        const float *aslab = apanel;
+        if (packedA) {
+            aslab = packedA + pc * ((m + MR - 1) / MR * MR);
+        } else {
+            for (long ir = 0; ir < m; ir += MR) {
+                long rows = m - ir < MR ? m - ir : MR;
+                kern->packA(apanel + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
+            }
         }
         for (long jc = 0; jc < n; jc += ncBlock) {
             long nc = n - jc < ncBlock ? n - jc : ncBlock;
@@ -604,17 +610,43 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
                 // Each A micro-panel stays in L1 while it sweeps the B block from L2.
                 for (long ir = 0; ir < m; ir += MR)
                     for (long jr = 0; jr < nc; jr += NR)
-                        blocked_tile_at(kern, ir, jr, m, nc, kc, jc, apanel, bblock, edge, c, ldc, alpha, bt, rb, cb);
+                        blocked_tile_at(kern, ir, jr, m, nc, kc, jc, aslab, bblock, edge, c, ldc, alpha, bt, rb, cb);
             } else {
                 // Rows in blocks of mc whose micro-panels stay in L2; each B panel stays in L1 while it meets them.
                 for (long ic = 0; ic < m; ic += mc)
                     for (long jr = 0; jr < nc; jr += NR)
                         for (long ir = ic; ir < m && ir < ic + mc; ir += MR)
-                            blocked_tile_at(kern, ir, jr, m, nc, kc, jc, apanel, bblock, edge, c, ldc, alpha, bt,
+                            blocked_tile_at(kern, ir, jr, m, nc, kc, jc, aslab, bblock, edge, c, ldc, alpha, bt,
                                             rb, cb);
             }
         }
     }
+}
+
+// A packed for every slab: slab pc (KC deep, the last one shorter) at pc · mPad, its micro-panels as
+// `blocked_gemm` packs them (mPad: m rounded up to whole micro-panels). Rows i0 ..< i1 only.
+static void bg_pack_a_whole(const struct bg_kernels *kern, float *dst, int transA, long m, long k, const float *a,
+                            long lda, long i0, long i1) {
+    long MR = kern->rows, mPad = (m + MR - 1) / MR * MR;
+    for (long pc = 0; pc < k; pc += BG_KC) {
+        long kc = k - pc < BG_KC ? k - pc : BG_KC;
+        for (long ir = i0; ir < i1 && ir < m; ir += MR) {
+            long rows = m - ir < MR ? m - ir : MR;
+            kern->packA(dst + pc * mPad + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows,
+                        kc);
+        }
+    }
+}
+
+long ek_gemm_packed_a_floats(long m, long k) {
+    long rows = 0, cols = 0;
+    ek_gemm_tile(&rows, &cols);
+    return (m + rows - 1) / rows * rows * k;
+}
+
+void ek_gemm_pack_a(float *dst, int transA, long m, long k, const float *a, long lda, long i0, long i1) {
+    const struct bg_kernels *kern = bg_kernels_for_cpu();
+    if (kern) bg_pack_a_whole(kern, dst, transA, m, k, a, lda, i0, i1);
 }
 
 void ek_gemm_tile(long *rows, long *cols) {
@@ -633,19 +665,20 @@ static void bg_pack_matrix(const struct bg_kernels *kern, void *ctx, float *dst,
 }
 
 int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
-            long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch) {
+            long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch,
+            const float *packedA) {
 #ifdef PG_X86
     const struct bg_kernels *kern = bg_kernels_for_cpu();
     if (kern) {
         struct bg_matrix source = { b, ldb, transB };
         if (m > 0 && n > 0 && k > 0)
-            blocked_gemm(kern, transA, m, n, k, alpha, a, lda, bg_pack_matrix, &source, beta, c, ldc, rowBias,
-                         colBias, scratch);
+            blocked_gemm(kern, transA, m, n, k, alpha, a, lda, packedA, bg_pack_matrix, &source, beta, c, ldc,
+                         rowBias, colBias, scratch);
         return 1;
     }
 #endif
     (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)b; (void)ldb;
-    (void)beta; (void)c; (void)ldc; (void)rowBias; (void)colBias; (void)scratch;
+    (void)beta; (void)c; (void)ldc; (void)rowBias; (void)colBias; (void)scratch; (void)packedA;
     return 0;
 }
 
@@ -659,6 +692,7 @@ struct conv_pack {
     long j0;                 // first im2col column of this product
     int *y, *x, *offset;     // per block column: oy·sh, ox·sw, and its image's offset plus iy·width + ix at ky = kx = 0
     long columnsFor;         // the block start the columns describe (−1: none yet)
+    int *run;                // AVX2, per 8 columns: 1 when they lie on one output row, sw apart (see below)
 };
 
 // The block's per-column tables (computed once per block, not per slab): its pixels walked with running
@@ -726,14 +760,19 @@ static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float 
     struct conv_pack *cp = ctx;
     const ek_conv_source *g = cp->src;
     long panels = (nc + BG_COLS_256 - 1) / BG_COLS_256;
-    conv_columns(cp, jc, nc, panels * BG_COLS_256);
+    if (cp->columnsFor != jc) {
+        conv_columns(cp, jc, nc, panels * BG_COLS_256);
+        // Eight columns on one output row (x rising by 7·sw: no wrap to the next row or image) are sw floats
+        // apart in every kernel row, inside the image exactly when the first and last are: a plain load (sw = 1)
+        // or two loads and a shuffle (sw = 2) instead of a gather (gathers are slow on Zen 3). Columns past the
+        // product never run.
+        for (long j = 0; j < panels * BG_COLS_256; j += 8)
+            cp->run[j / 8] = g->sw <= 2 && j + 8 <= nc && cp->y[j] == cp->y[j + 7]
+                && cp->x[j + 7] - cp->x[j] == 7 * g->sw && cp->offset[j + 7] - cp->offset[j] == 7 * g->sw;
+    }
     long plane = g->height * g->width, taps = g->kh * g->kw;
     // x < n (unsigned) as min(x, n − 1) == x; negative coordinates are huge unsigned values, so out of range too.
     __m256i lastY = _mm256_set1_epi32((int)g->height - 1), lastX = _mm256_set1_epi32((int)g->width - 1);
-    // Eight columns that lie on one image row, all inside it, are `sw` floats apart: with sw = 1 or 2, plain loads
-    // instead of a gather (most columns of stride-1 and stride-2 convs; gathers are slow on Zen 3).
-    int runs = g->sw <= 2;
-    const __m256i step = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)g->sw));
     const __m256i seven = pg_mask8(7);
     for (long r = pc; r < pc + kc; r++) {
         long ch = r / taps, ky = (r / g->kw) % g->kh, kx = r % g->kw;
@@ -745,28 +784,27 @@ static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float 
         for (long q = 0; q < panels; q++, d += kc * BG_COLS_256) {
             for (int h = 0; h < BG_COLS_256; h += 8) {
                 long j = q * BG_COLS_256 + h;
+                if (cp->run[j / 8] && (unsigned long)(cp->y[j] + dy) < (unsigned long)g->height
+                    && (unsigned long)(cp->x[j] + dx) < (unsigned long)g->width
+                    && (unsigned long)(cp->x[j + 7] + dx) < (unsigned long)g->width) {
+                    const float *from = channel + cp->offset[j] + dy * g->width + dx;
+                    if (g->sw == 1) {
+                        _mm256_storeu_ps(d + h, _mm256_loadu_ps(from));
+                    } else {
+                        // The even lanes of 15 floats (the second load stops at the last one needed).
+                        __m256 lo = _mm256_loadu_ps(from), hi = _mm256_maskload_ps(from + 8, seven);
+                        __m256 even = _mm256_shuffle_ps(lo, hi, 0x88);   // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
+                        _mm256_storeu_ps(d + h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
+                    }
+                    continue;
+                }
                 __m256i iy = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->y + j)), vdy);
                 __m256i ix = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->x + j)), vdx);
                 __m256i in = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_min_epu32(iy, lastY), iy),
                                               _mm256_cmpeq_epi32(_mm256_min_epu32(ix, lastX), ix));
                 __m256i index = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->offset + j)), shift);
-                int first = _mm256_extract_epi32(index, 0);
-                __m256i run = _mm256_add_epi32(_mm256_set1_epi32(first), step);
-                __m256i whole = _mm256_and_si256(in, _mm256_cmpeq_epi32(index, run));
-                if (runs && _mm256_movemask_ps(_mm256_castsi256_ps(whole)) == 0xFF) {
-                    const float *from = channel + first;
-                    if (g->sw == 1) {
-                        _mm256_storeu_ps(d + h, _mm256_loadu_ps(from));
-                    } else {
-                        // Stride 2: the even lanes of 15 floats (the second load stops at the last one needed).
-                        __m256 lo = _mm256_loadu_ps(from), hi = _mm256_maskload_ps(from + 8, seven);
-                        __m256 even = _mm256_shuffle_ps(lo, hi, 0x88);   // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
-                        _mm256_storeu_ps(d + h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
-                    }
-                } else {
-                    _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), channel, index,
-                                                                     _mm256_castsi256_ps(in), 4));
-                }
+                _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), channel, index,
+                                                                 _mm256_castsi256_ps(in), 4));
             }
         }
     }
@@ -774,7 +812,7 @@ static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float 
 #endif
 
 long ek_conv_gemm_scratch_floats(long m, long n, long k) {
-    return ek_gemm_scratch_floats(m, n, k) + 3 * (BG_NC + PG_COLS);
+    return ek_gemm_scratch_floats(m, n, k) + 4 * (BG_NC + PG_COLS);
 }
 
 int ek_conv_gemm_supported(const ek_conv_source *src, long columns) {
@@ -793,19 +831,21 @@ int ek_conv_gemm_supported(const ek_conv_source *src, long columns) {
 }
 
 int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source *src, long j0, float *c, long ldc,
-                 const float *rowBias, float *scratch) {
+                 const float *rowBias, float *scratch, const float *packedW) {
 #ifdef PG_X86
     long k = src->channels * src->kh * src->kw;
     if (ek_conv_gemm_supported(src, j0 + n)) {
         if (m <= 0 || n <= 0 || k <= 0) return 1;
         int *columns = (int *)(scratch + ek_gemm_scratch_floats(m, n, k));
-        struct conv_pack pack = { src, j0, columns, columns + BG_NC + PG_COLS, columns + 2 * (BG_NC + PG_COLS), -1 };
+        struct conv_pack pack = { src, j0, columns, columns + BG_NC + PG_COLS, columns + 2 * (BG_NC + PG_COLS), -1,
+                                  columns + 3 * (BG_NC + PG_COLS) };
         int wide = ek_kernel_level() == 3;
-        blocked_gemm(wide ? &bg_kernels_512 : &bg_kernels_256, 0, m, n, k, 1, w, ldw,
+        blocked_gemm(wide ? &bg_kernels_512 : &bg_kernels_256, 0, m, n, k, 1, w, ldw, packedW,
                      wide ? conv_pack_block : conv_pack_block_256, &pack, 0, c, ldc, rowBias, NULL, scratch);
         return 1;
     }
 #endif
     (void)m; (void)n; (void)w; (void)ldw; (void)src; (void)j0; (void)c; (void)ldc; (void)rowBias; (void)scratch;
+    (void)packedW;
     return 0;
 }

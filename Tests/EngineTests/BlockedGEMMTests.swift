@@ -43,7 +43,7 @@ struct BlockedGEMMTests {
                 }
             }
             guard BlockedGEMM.enabled else {
-                // Without AVX-512 the caller must fall back to BLAS: nothing is written.
+                // Without AVX2 (or with GANKIT_GEMM=openblas) the caller must fall back to BLAS: nothing is written.
                 #expect(!ran)
                 return
             }

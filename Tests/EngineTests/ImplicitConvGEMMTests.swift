@@ -53,7 +53,7 @@ struct ImplicitConvGEMMTests {
         let bias = Self.values(c.outChannels, seed: 13)
         let source = x.withUnsafeBufferPointer { ImplicitConvGEMM.source($0.baseAddress!, g, imageStride: plane) }
         guard ImplicitConvGEMM.available(source, columns: cols) else {
-            #expect(!BlockedGEMM.enabled, "AVX-512 and a small image: the implicit GEMM must be available")
+            #expect(!BlockedGEMM.enabled, "AVX2 or AVX-512 and a small image: the implicit GEMM must be available")
             return
         }
         // The reference: im2col built image by image, then the blocked GEMM with the bias per row.

@@ -42,7 +42,7 @@ struct LinearConvTests {
                                stride: Size2(s[0], s[1]), padding: Padding2D(tblr: try g.ints("padding")),
                                dilation: Size2(d[0], d[1]), groups: try g.ints("groups")[0])
         expectClose(y, try g["out"], name)
-        // The im2col strategies (what runs without AVX-512) against the same golden.
+        // The im2col strategies (what runs without AVX2) against the same golden.
         var built = ConvTuning.standard
         built.implicitIm2col = false
         let z = try Ops.conv2d(g["x"], weight: g["weight"], bias: g.has("bias") ? g["bias"] : nil,
