@@ -1,5 +1,7 @@
 import Testing
+import Foundation
 import TensorStore
+import CEngineKernels
 @testable import Engine
 
 /// Convolutions with 1–6 output channels per group take the direct kernel: it must match a double-precision
@@ -31,6 +33,11 @@ struct FewOutputConvTests {
         // Depthwise (one output per group), and a tall plane cut into several chunks.
         Case(outPerGroup: 1, groups: 8, inPerGroup: 1, size: (40, 40), kernel: (3, 3), pad: (1, 1, 1, 1)),
         Case(outPerGroup: 6, inPerGroup: 3, size: (300, 20), kernel: (3, 1), dilation: (3, 1), pad: (0, 2, 0, 0)),
+        // Whole blocks that read only inside the row (plain loads / unmasked gathers) next to edge blocks, for the
+        // AVX2 block widths (48, 16 and 16 pixels for 1, 4 and 5 outputs).
+        Case(outPerGroup: 1, inPerGroup: 3, size: (5, 150), kernel: (3, 3), pad: (1, 1, 1, 1)),
+        Case(outPerGroup: 4, inPerGroup: 3, size: (4, 100), kernel: (3, 3), stride: (1, 2), pad: (1, 1, 1, 1)),
+        Case(outPerGroup: 5, inPerGroup: 2, size: (3, 40), kernel: (1, 3), pad: (0, 0, 0, 0)),
     ]
 
     @Test(arguments: cases)
@@ -63,9 +70,10 @@ struct FewOutputConvTests {
         #expect(worst < 1e-4, "worst difference \(worst)")
     }
 
-    /// On AVX-512 CPUs these shapes take the direct kernel (not the GEMM paths the other tests cover), and more
-    /// than six outputs per group do not.
+    /// On AVX-512 and AVX2+FMA CPUs these shapes take the direct kernel (not the GEMM paths the other tests
+    /// cover), and more than six outputs per group do not.
     @Test func takesTheDirectKernelUpToSixOutputs() throws {
+        #expect(FewOutputConv.enabled == (ek_kernel_level() >= 2 && getenv("GANKIT_GEMM").map { String(cString: $0) } != "openblas"))
         let geo = ConvGeometry(channels: 2, height: 5, width: 5, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, padTop: 1,
                                padLeft: 1, outH: 5, outW: 5)
         let x = [Float](repeating: 1, count: 50), w = [Float](repeating: 0.5, count: 7 * 18)
@@ -79,7 +87,7 @@ struct FewOutputConvTests {
                     }
                 }
             }
-            #expect(ran == (BlockedGEMM.enabled && o <= 6), "\(o) outputs")
+            #expect(ran == (FewOutputConv.enabled && o <= 6), "\(o) outputs")
             if ran {
                 // The centre pixel sees all 18 inputs, a corner 8.
                 #expect(out[12] == 9 && out[0] == 4, "\(o) outputs: centre \(out[12]), corner \(out[0])")

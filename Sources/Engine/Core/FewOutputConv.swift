@@ -1,17 +1,27 @@
 import CEngineKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Convolutions with at most `EK_CONV_FEW_MAX` output channels per group (RGB heads) as a direct kernel
 /// (`ek_conv_few`) instead of a GEMM that would pad them to a 12-row micro-panel and gather every im2col element
-/// for a few multiplies each. On AVX-512 CPUs, unless `GANKIT_GEMM=openblas`.
+/// for a few multiplies each. On AVX-512 and AVX2+FMA CPUs, unless `GANKIT_GEMM=openblas`.
 enum FewOutputConv {
     static let maxChannels = Int(EK_CONV_FEW_MAX)
+
+    /// Whether the direct kernel runs (it has AVX-512 and AVX2+FMA forms; `GANKIT_GEMM=openblas` turns it off for
+    /// comparisons, as it does the blocked GEMM).
+    static let enabled: Bool = {
+        if let v = getenv("GANKIT_GEMM"), String(cString: v) == "openblas" { return false }
+        return ek_kernel_level() >= 2
+    }()
 
     /// Runs the convolution and returns true, or returns false (writing nothing) when the kernel does not apply.
     static func convolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
                          outChannels o: Int, bias: UnsafePointer<Float>?, groups: Int, geometry geo: ConvGeometry,
                          out: UnsafeMutablePointer<Float>) -> Bool {
         let og = o / groups
-        guard BlockedGEMM.enabled, og >= 1, og <= maxChannels else { return false }
+        guard enabled, og >= 1, og <= maxChannels else { return false }
         let inPlane = geo.height * geo.width, p = geo.cols, k = geo.rows
         var probe = ImplicitConvGEMM.source(x, geo)
         guard ek_conv_few(&probe, weight, og, bias, out, 0, 0) != 0 else { return false }
