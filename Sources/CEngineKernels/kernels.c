@@ -688,6 +688,76 @@ static void linear_small_512(float *out, long ldo, const float *x, long ldx, lon
     default: linear_small_8(out, ldo, x, ldx, w, k, o, o1, bias); break;
     }
 }
+
+// ---------------------------------------------------------------- small-batch linear, AVX2 + FMA
+// Lane j of the result: the sum of v[j]'s lanes (v[j] zero where j ≥ count), by pairwise horizontal adds.
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 sum8_256(const __m256 *v) {
+    __m256 t0 = _mm256_hadd_ps(v[0], v[1]), t1 = _mm256_hadd_ps(v[2], v[3]);
+    __m256 t2 = _mm256_hadd_ps(v[4], v[5]), t3 = _mm256_hadd_ps(v[6], v[7]);
+    __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);   // per 128-bit half: sums of v0..3, v4..7
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// NO outputs × R rows (NO·R ≤ 8 accumulators, 8 independent chains when full): per 8 inputs NO weight and R input
+// loads feed NO·R multiply-adds; the weight rows stream once per group of R rows. The last < 8 inputs load masked.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void linear_tile_256(float *out, long ldo, const float *x, long ldx, const int R, const float *w,
+                                   long k, long o, const int NO, const float *bias) {
+    __m256 a[8];
+    for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_ps();
+    const float *w0 = w + o * k;
+    long full = k & ~7L, i = 0;
+    for (; i < full; i += 8) {
+        __m256 wv[8];
+        for (int q = 0; q < NO; q++) wv[q] = _mm256_loadu_ps(w0 + q * k + i);
+        for (int r = 0; r < R; r++) {
+            __m256 xv = _mm256_loadu_ps(x + r * ldx + i);
+            for (int q = 0; q < NO; q++) a[q * R + r] = _mm256_fmadd_ps(xv, wv[q], a[q * R + r]);
+        }
+    }
+    if (i < k) {
+        __m256i m = EK_MASK8(k - i);
+        __m256 wv[8];
+        for (int q = 0; q < NO; q++) wv[q] = _mm256_maskload_ps(w0 + q * k + i, m);
+        for (int r = 0; r < R; r++) {
+            __m256 xv = _mm256_maskload_ps(x + r * ldx + i, m);
+            for (int q = 0; q < NO; q++) a[q * R + r] = _mm256_fmadd_ps(xv, wv[q], a[q * R + r]);
+        }
+    }
+    float s[8];
+    _mm256_storeu_ps(s, sum8_256(a));
+    for (int q = 0; q < NO; q++) {
+        float b = bias ? bias[o + q] : 0.0f;
+        for (int r = 0; r < R; r++) out[r * ldo + o + q] = s[q * R + r] + b;
+    }
+}
+
+// Per row count R (1 ... 8): tiles of 8 / R outputs, then single outputs.
+#define EK_LINEAR_256(R, NO)                                                                                   \
+    __attribute__((target("avx2,fma"))) static void linear_rows_256_##R(float *out, long ldo, const float *x,  \
+        long ldx, const float *w, long k, long o0, long o1, const float *bias) {                             \
+        long o = o0;                                                                                          \
+        for (; o + NO <= o1; o += NO) linear_tile_256(out, ldo, x, ldx, R, w, k, o, NO, bias);                \
+        for (; o < o1; o++) linear_tile_256(out, ldo, x, ldx, R, w, k, o, 1, bias);                           \
+    }
+EK_LINEAR_256(1, 8) EK_LINEAR_256(2, 4) EK_LINEAR_256(3, 2) EK_LINEAR_256(4, 2)
+EK_LINEAR_256(5, 1) EK_LINEAR_256(6, 1) EK_LINEAR_256(7, 1) EK_LINEAR_256(8, 1)
+
+__attribute__((target("avx2,fma")))
+static void linear_small_256(float *out, long ldo, const float *x, long ldx, long rows, const float *w, long k,
+                             long o0, long o1, const float *bias) {
+    switch (rows) {
+    case 1: linear_rows_256_1(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 2: linear_rows_256_2(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 3: linear_rows_256_3(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 4: linear_rows_256_4(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 5: linear_rows_256_5(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 6: linear_rows_256_6(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    case 7: linear_rows_256_7(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    default: linear_rows_256_8(out, ldo, x, ldx, w, k, o0, o1, bias); break;
+    }
+}
 #endif
 
 static int level = -1;
@@ -900,8 +970,13 @@ void ek_fir_down2(float *out, const float *x, const float *w, long taps, long n,
 int ek_linear_small(float *out, long ldo, const float *x, long ldx, long rows, const float *w, long k,
                     long o0, long o1, const float *bias) {
 #ifdef EK_X86
-    if (rows >= 1 && rows <= 8 && ek_kernel_level() == 3) {
+    int l = ek_kernel_level();
+    if (rows >= 1 && rows <= 8 && l == 3) {
         linear_small_512(out, ldo, x, ldx, rows, w, k, o0, o1, bias);
+        return 1;
+    }
+    if (rows >= 1 && rows <= 8 && l == 2) {
+        linear_small_256(out, ldo, x, ldx, rows, w, k, o0, o1, bias);
         return 1;
     }
 #endif

@@ -11,8 +11,8 @@ struct LinearConvTests {
         expectClose(try Ops.linear(h["x"], weight: h["weight"]), try h["out"], "linear without bias")
     }
 
-    /// Up to 8 rows take the vector kernel (4-output tiles, masked tail of the inputs, leftover outputs); it
-    /// must agree with the GEMM path for every row count.
+    /// Up to 8 rows take the vector kernel (AVX-512 or AVX2: tiles of several outputs, masked tail of the inputs,
+    /// leftover outputs); it must agree with the GEMM path for every row count.
     @Test(arguments: 1...8)
     func smallBatchLinearMatchesGEMM(rows: Int) throws {
         let (inF, outF) = (70, 37)
