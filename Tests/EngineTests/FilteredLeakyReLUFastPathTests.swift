@@ -62,4 +62,19 @@ struct FilteredLeakyReLUFastPathTests {
         let r = try Self.reference(x, bias: bias, up: fu, down: fd, padding: pad, slope: 0.2, gain: 1.5, clamp: k.clamp)
         expectClose(y, r, k.description)
     }
+
+    /// Slopes outside [0, 1] and gains ≤ 0 cannot ride on the weights (lrelu·gain is not max(v, slope·v) then):
+    /// the kernel's general activation (compare, blend, multiply, clamp) runs instead of the folded one.
+    @Test(arguments: [(slope: Float(1.3), gain: Float(0.8)), (slope: 0.2, gain: -0.7), (slope: -0.5, gain: 2)])
+    func generalActivation(slope: Float, gain: Float) throws {
+        let (c, h, w) = (2, 11, 37)
+        let x = Tensor(shape: [1, c, h, w], floats: Self.values(c * h * w, seed: 5, scale: 3))
+        let bias = Self.values(c, seed: 3, scale: 1)
+        let f = Tensor(shape: [12], floats: Self.values(12, seed: 11, scale: 1).map { 1 + $0 / 2 })
+        let pad = Padding2D(xxyy: [9, 8, 9, 8])
+        let y = try Ops.filteredLeakyRelu(x, bias: Tensor(shape: [c], floats: bias), upFilter: f, downFilter: f,
+                                          up: 2, down: 2, padding: pad, slope: slope, gain: gain, clamp: 2.5)
+        let r = try Self.reference(x, bias: bias, up: f, down: f, padding: pad, slope: slope, gain: gain, clamp: 2.5)
+        expectClose(y, r, "slope \(slope) gain \(gain)")
+    }
 }
