@@ -33,8 +33,8 @@ struct FewOutputConvTests {
         // Depthwise (one output per group), and a tall plane cut into several chunks.
         Case(outPerGroup: 1, groups: 8, inPerGroup: 1, size: (40, 40), kernel: (3, 3), pad: (1, 1, 1, 1)),
         Case(outPerGroup: 6, inPerGroup: 3, size: (300, 20), kernel: (3, 1), dilation: (3, 1), pad: (0, 2, 0, 0)),
-        // Whole blocks that read only inside the row (plain loads / unmasked gathers) next to edge blocks, for the
-        // AVX2 block widths (48, 16 and 16 pixels for 1, 4 and 5 outputs).
+        // Rows of several whole AVX2 blocks (48, 16 and 16 pixels for 1, 4 and 5 outputs) and a shorter last one,
+        // with stride 2 (gathers) for 4 outputs.
         Case(outPerGroup: 1, inPerGroup: 3, size: (5, 150), kernel: (3, 3), pad: (1, 1, 1, 1)),
         Case(outPerGroup: 4, inPerGroup: 3, size: (4, 100), kernel: (3, 3), stride: (1, 2), pad: (1, 1, 1, 1)),
         Case(outPerGroup: 5, inPerGroup: 2, size: (3, 40), kernel: (1, 3), pad: (0, 0, 0, 0)),
