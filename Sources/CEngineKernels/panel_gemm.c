@@ -518,6 +518,74 @@ static void blocked_tile_256_narrow(long kc, const float *ap, const float *bp, f
         _mm256_storeu_ps(c + i * ldc, r0);
     }
 }
+
+// Edge panels of 1–3 valid columns: each micro-panel's column of 6 rows is one vector, multiplied by the panel's
+// value for each column, so only the needed outputs are computed (a 6 × 8 tile computed 8 columns for one, and
+// its 6 chains waited on FMA latency). G micro-panels at once give G independent chains per column. Every element
+// still sums its products over p in order with one FMA each; the result is merged into C as `blocked_tile_at`
+// merges an edge tile (v = sum·alpha, + beta·C, + column bias, + row bias), so the bits are the same. The
+// 8-float loads of a micro-panel column read 2 floats past it: packed A is followed by at least 8 floats.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void blocked_columns_group(long kc, const float *ap, long panels, const float *bp, const int W,
+                                         const int G, float *out) {
+    __m256 acc[8][3];
+#pragma clang loop unroll(full)
+    for (int g = 0; g < G; g++)
+#pragma clang loop unroll(full)
+        for (int q = 0; q < W; q++) acc[g][q] = _mm256_setzero_ps();
+    long stride = kc * BG_ROWS_256;
+#pragma clang loop unroll(disable)
+    for (long p = 0; p < kc; p++) {
+        __m256 b[3];
+#pragma clang loop unroll(full)
+        for (int q = 0; q < W; q++) b[q] = _mm256_broadcast_ss(bp + p * BG_COLS_256 + q);
+#pragma clang loop unroll(full)
+        for (int g = 0; g < G; g++) {
+            if (g < panels) {
+                __m256 a = _mm256_loadu_ps(ap + g * stride + p * BG_ROWS_256);
+#pragma clang loop unroll(full)
+                for (int q = 0; q < W; q++) acc[g][q] = _mm256_fmadd_ps(a, b[q], acc[g][q]);
+            }
+        }
+    }
+    // out[(g·6 + r)·3 + q]: the sums of row g·6 + r, column q.
+#pragma clang loop unroll(full)
+    for (int g = 0; g < G; g++) {
+        float v[8];
+#pragma clang loop unroll(full)
+        for (int q = 0; q < W; q++) {
+            _mm256_storeu_ps(v, acc[g][q]);
+            for (int r = 0; r < BG_ROWS_256; r++) out[(g * BG_ROWS_256 + r) * 3 + q] = v[r];
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void blocked_columns_256(long kc, const float *ap, long rows, const float *bp, long w, float *c, long ldc,
+                                float alpha, float beta, const float *rowBias, const float *colBias) {
+    float sums[8 * BG_ROWS_256 * 3];
+    const int G = w == 1 ? 8 : (w == 2 ? 6 : 4);
+    for (long r0 = 0; r0 < rows; r0 += G * BG_ROWS_256) {
+        long left = rows - r0, panels = (left + BG_ROWS_256 - 1) / BG_ROWS_256;
+        if (panels > G) panels = G;
+        const float *a0 = ap + r0 * kc;
+        if (w == 1) blocked_columns_group(kc, a0, panels, bp, 1, 8, sums);
+        else if (w == 2) blocked_columns_group(kc, a0, panels, bp, 2, 6, sums);
+        else blocked_columns_group(kc, a0, panels, bp, 3, 4, sums);
+        long n = left < G * BG_ROWS_256 ? left : G * BG_ROWS_256;
+        for (long r = 0; r < n; r++)
+            for (long q = 0; q < w; q++) {
+                // Separate statements: within one expression clang may fuse a·b + c into an FMA here.
+                float *cp = c + (r0 + r) * ldc + q;
+                float v = sums[r * 3 + q] * alpha;
+                float old = beta != 0 ? beta * *cp : 0;
+                v += old;
+                if (colBias) v += colBias[q];
+                if (rowBias) v += rowBias[r0 + r];
+                *cp = v;
+            }
+    }
+}
 #endif
 
 // Fills the B block for rows pc ..< pc + kc and columns jc ..< jc + nc as panels of `kern->cols` columns.
@@ -535,15 +603,18 @@ struct bg_kernels {
     // For an edge panel of at most cols / 2 valid columns: the tile's left half only (or NULL).
     void (*narrowTile)(long kc, const float *ap, const float *bp, float *c, long ldc, float alpha, float beta,
                        const float *rowBias, const float *colBias);
+    // For an edge panel of at most 3 valid columns: `rows` rows from consecutive micro-panels (or NULL).
+    void (*edgeColumns)(long kc, const float *ap, long rows, const float *bp, long w, float *c, long ldc, float alpha,
+                        float beta, const float *rowBias, const float *colBias);
     long rows, cols, nc, mc;
 };
 
 #ifdef PG_X86
 static const struct bg_kernels bg_kernels_512 = {
-    blocked_pack_a, ek_panel_pack, blocked_tile_512, NULL, PG_ROWS, PG_COLS, BG_NC, 0 };
+    blocked_pack_a, ek_panel_pack, blocked_tile_512, NULL, NULL, PG_ROWS, PG_COLS, BG_NC, 0 };
 static const struct bg_kernels bg_kernels_256 = {
-    blocked_pack_a_256, panel_pack_256, blocked_tile_256, blocked_tile_256_narrow, BG_ROWS_256, BG_COLS_256,
-    BG_NC / 2, 120 };
+    blocked_pack_a_256, panel_pack_256, blocked_tile_256, blocked_tile_256_narrow, blocked_columns_256, BG_ROWS_256,
+    BG_COLS_256, BG_NC / 2, 120 };
 #endif
 
 // The kernels for this CPU, or NULL without AVX2.
@@ -614,10 +685,17 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
             } else {
                 // Rows in blocks of mc whose micro-panels stay in L2; each B panel stays in L1 while it meets them.
                 for (long ic = 0; ic < m; ic += mc)
-                    for (long jr = 0; jr < nc; jr += NR)
-                        for (long ir = ic; ir < m && ir < ic + mc; ir += MR)
+                    for (long jr = 0; jr < nc; jr += NR) {
+                        long w = nc - jr < NR ? nc - jr : NR, ie = ic + mc < m ? ic + mc : m;
+                        if (kern->edgeColumns && w <= 3) {
+                            kern->edgeColumns(kc, aslab + ic * kc, ie - ic, bblock + jr * kc, w, c + ic * ldc + jc + jr,
+                                              ldc, alpha, bt, rb ? rb + ic : NULL, cb ? cb + jc + jr : NULL);
+                            continue;
+                        }
+                        for (long ir = ic; ir < ie; ir += MR)
                             blocked_tile_at(kern, ir, jr, m, nc, kc, jc, aslab, bblock, edge, c, ldc, alpha, bt,
                                             rb, cb);
+                    }
             }
         }
     }
@@ -641,7 +719,7 @@ static void bg_pack_a_whole(const struct bg_kernels *kern, float *dst, int trans
 long ek_gemm_packed_a_floats(long m, long k) {
     long rows = 0, cols = 0;
     ek_gemm_tile(&rows, &cols);
-    return (m + rows - 1) / rows * rows * k;
+    return (m + rows - 1) / rows * rows * k + 8;   // + 8: `blocked_columns_256` reads 2 floats past a panel
 }
 
 void ek_gemm_pack_a(float *dst, int transA, long m, long k, const float *a, long lda, long i0, long i1) {

@@ -65,7 +65,8 @@ struct BlockedGEMMTests {
 
     /// Splitting C between threads changes nothing: every element sums its products in the same order.
     @Test func splitIsBitIdentical() throws {
-        for (c, transB) in [(Case(m: 100, n: 700, k: 600), false), (Case(m: 700, n: 100, k: 300), true)] {
+        for (c, transB) in [(Case(m: 100, n: 700, k: 600), false), (Case(m: 700, n: 100, k: 300), true),
+                            (Case(m: 100, n: 705, k: 300), false)] {
             let (a, lda, b, ldb) = Self.operands(c, transA: false, transB: transB)
             var results: [[Float]] = []
             for parts in [1, 2, 5] {
