@@ -524,7 +524,7 @@ static void blocked_tile_256_narrow(long kc, const float *ap, const float *bp, f
 // its 6 chains waited on FMA latency). G micro-panels at once give G independent chains per column. Every element
 // still sums its products over p in order with one FMA each; the result is merged into C as `blocked_tile_at`
 // merges an edge tile (v = sum·alpha, + beta·C, + column bias, + row bias), so the bits are the same. The
-// 8-float loads of a micro-panel column read 2 floats past it: packed A is followed by at least 8 floats.
+// 8-float loads of a micro-panel column read 2 floats past it: in the scratch, packed A is followed by the B block.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void blocked_columns_group(long kc, const float *ap, long panels, const float *bp, const int W,
                                          const int G, float *out) {
@@ -652,10 +652,9 @@ static inline void blocked_tile_at(const struct bg_kernels *kern, long ir, long 
         }
 }
 
-// `packedA` (or NULL: packed here, slab by slab) holds A as `bg_pack_a_whole` makes it.
 static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long n, long k, float alpha,
-                         const float *a, long lda, const float *packedA, bg_pack_b packB, void *packContext,
-                         float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch) {
+                         const float *a, long lda, bg_pack_b packB, void *packContext, float beta, float *c, long ldc,
+                         const float *rowBias, const float *colBias, float *scratch) {
     long kcMax = k < BG_KC ? k : BG_KC, ncBlock = kern->nc, MR = kern->rows, NR = kern->cols, mc = kern->mc;
     float *apanel = scratch, *bblock = scratch + bg_panel_floats(m, kcMax);
     long ncMax = n < ncBlock ? n : ncBlock;
@@ -666,13 +665,9 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
         // The bias joins in the first slab, where C is first written.
         const float *rb = pc == 0 ? rowBias : NULL, *cb = pc == 0 ? colBias : NULL;
         const float *aslab = apanel;
-        if (packedA) {
-            aslab = packedA + pc * ((m + MR - 1) / MR * MR);
-        } else {
-            for (long ir = 0; ir < m; ir += MR) {
-                long rows = m - ir < MR ? m - ir : MR;
-                kern->packA(apanel + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
-            }
+        for (long ir = 0; ir < m; ir += MR) {
+            long rows = m - ir < MR ? m - ir : MR;
+            kern->packA(apanel + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
         }
         for (long jc = 0; jc < n; jc += ncBlock) {
             long nc = n - jc < ncBlock ? n - jc : ncBlock;
@@ -701,32 +696,6 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
     }
 }
 
-// A packed for every slab: slab pc (KC deep, the last one shorter) at pc · mPad, its micro-panels as
-// `blocked_gemm` packs them (mPad: m rounded up to whole micro-panels). Rows i0 ..< i1 only.
-static void bg_pack_a_whole(const struct bg_kernels *kern, float *dst, int transA, long m, long k, const float *a,
-                            long lda, long i0, long i1) {
-    long MR = kern->rows, mPad = (m + MR - 1) / MR * MR;
-    for (long pc = 0; pc < k; pc += BG_KC) {
-        long kc = k - pc < BG_KC ? k - pc : BG_KC;
-        for (long ir = i0; ir < i1 && ir < m; ir += MR) {
-            long rows = m - ir < MR ? m - ir : MR;
-            kern->packA(dst + pc * mPad + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows,
-                        kc);
-        }
-    }
-}
-
-long ek_gemm_packed_a_floats(long m, long k) {
-    long rows = 0, cols = 0;
-    ek_gemm_tile(&rows, &cols);
-    return (m + rows - 1) / rows * rows * k + 8;   // + 8: `blocked_columns_256` reads 2 floats past a panel
-}
-
-void ek_gemm_pack_a(float *dst, int transA, long m, long k, const float *a, long lda, long i0, long i1) {
-    const struct bg_kernels *kern = bg_kernels_for_cpu();
-    if (kern) bg_pack_a_whole(kern, dst, transA, m, k, a, lda, i0, i1);
-}
-
 void ek_gemm_tile(long *rows, long *cols) {
     const struct bg_kernels *kern = bg_kernels_for_cpu();
     *rows = kern ? kern->rows : PG_ROWS;
@@ -743,20 +712,19 @@ static void bg_pack_matrix(const struct bg_kernels *kern, void *ctx, float *dst,
 }
 
 int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
-            long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch,
-            const float *packedA) {
+            long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch) {
 #ifdef PG_X86
     const struct bg_kernels *kern = bg_kernels_for_cpu();
     if (kern) {
         struct bg_matrix source = { b, ldb, transB };
         if (m > 0 && n > 0 && k > 0)
-            blocked_gemm(kern, transA, m, n, k, alpha, a, lda, packedA, bg_pack_matrix, &source, beta, c, ldc,
-                         rowBias, colBias, scratch);
+            blocked_gemm(kern, transA, m, n, k, alpha, a, lda, bg_pack_matrix, &source, beta, c, ldc, rowBias,
+                         colBias, scratch);
         return 1;
     }
 #endif
     (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)b; (void)ldb;
-    (void)beta; (void)c; (void)ldc; (void)rowBias; (void)colBias; (void)scratch; (void)packedA;
+    (void)beta; (void)c; (void)ldc; (void)rowBias; (void)colBias; (void)scratch;
     return 0;
 }
 
@@ -909,7 +877,7 @@ int ek_conv_gemm_supported(const ek_conv_source *src, long columns) {
 }
 
 int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source *src, long j0, float *c, long ldc,
-                 const float *rowBias, float *scratch, const float *packedW) {
+                 const float *rowBias, float *scratch) {
 #ifdef PG_X86
     long k = src->channels * src->kh * src->kw;
     if (ek_conv_gemm_supported(src, j0 + n)) {
@@ -918,12 +886,11 @@ int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source 
         struct conv_pack pack = { src, j0, columns, columns + BG_NC + PG_COLS, columns + 2 * (BG_NC + PG_COLS), -1,
                                   columns + 3 * (BG_NC + PG_COLS) };
         int wide = ek_kernel_level() == 3;
-        blocked_gemm(wide ? &bg_kernels_512 : &bg_kernels_256, 0, m, n, k, 1, w, ldw, packedW,
+        blocked_gemm(wide ? &bg_kernels_512 : &bg_kernels_256, 0, m, n, k, 1, w, ldw,
                      wide ? conv_pack_block : conv_pack_block_256, &pack, 0, c, ldc, rowBias, NULL, scratch);
         return 1;
     }
 #endif
     (void)m; (void)n; (void)w; (void)ldw; (void)src; (void)j0; (void)c; (void)ldc; (void)rowBias; (void)scratch;
-    (void)packedW;
     return 0;
 }

@@ -102,19 +102,10 @@ long ek_gemm_scratch_floats(long m, long n, long k);
 
 /// Row-major C = alpha·op(A)·op(B) + beta·C + bias on the calling thread (op = transpose when asked; beta = 0
 /// never reads C; k > 0), where bias adds rowBias[i] (m values) and colBias[j] (n values) when not NULL. With
-/// beta = 0 this rounds exactly as filling C with the bias and multiplying with beta = 1. `packedA`, when not
-/// NULL, is op(A) as `ek_gemm_pack_a` packed it (threads that share A pack it once). Returns 0 when no vector
+/// beta = 0 this rounds exactly as filling C with the bias and multiplying with beta = 1. Returns 0 when no vector
 /// kernel is available (the caller then uses BLAS).
 int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
-            long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch,
-            const float *packedA);
-
-/// Floats of op(A) (m × k) packed whole for the blocked GEMM's kernels.
-long ek_gemm_packed_a_floats(long m, long k);
-
-/// Packs rows i0 ..< i1 of op(A) (m × k; i0 and i1 multiples of the tile's rows, or i1 = m) into `dst` of
-/// `ek_gemm_packed_a_floats(m, k)` floats: disjoint row ranges may be packed by different threads.
-void ek_gemm_pack_a(float *dst, int transA, long m, long k, const float *a, long lda, long i0, long i1);
+            long ldb, float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch);
 
 /// One image batch seen as an im2col matrix: rows (c, ky, kx) for c < channels, columns the output pixels of
 /// image 0, then image 1, … (images `imageStride` floats apart); element x[c, oy·sh − padTop + ky·dh,
@@ -133,10 +124,9 @@ int ek_conv_gemm_supported(const ek_conv_source *src, long columns);
 
 /// c[i*ldc + j] = sum_p w[i*ldw + p] · col(p, j0 + j) (+ rowBias[i]) for i < m, j < n, where col is the im2col
 /// matrix of `src`, gathered as B is packed (never built). Rounds exactly as `ek_gemm` on the built matrix with
-/// beta = 0. `packedW`, when not NULL, is w (m × k, row stride ldw) as `ek_gemm_pack_a` packed it. Returns 0 when
-/// not `ek_conv_gemm_supported` (the caller then builds im2col).
+/// beta = 0. Returns 0 when not `ek_conv_gemm_supported` (the caller then builds im2col).
 int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source *src, long j0, float *c, long ldc,
-                 const float *rowBias, float *scratch, const float *packedW);
+                 const float *rowBias, float *scratch);
 
 /// The most output channels `ek_conv_few` takes.
 #define EK_CONV_FEW_MAX 6

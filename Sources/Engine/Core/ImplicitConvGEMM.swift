@@ -26,14 +26,12 @@ enum ImplicitConvGEMM {
                          c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?, parts: Int) {
         guard m > 0, n > 0 else { return }
         let k = Int(source.channels * source.kh * source.kw)
-        withSharedPackedA(m: m, n: n, k: k, parts: parts, transA: false, a: weight, lda: ldw) { packed in
-            forEachGEMMPiece(m: m, n: n, parts: parts) { rows, cols in
-                var s = source
-                Scratch.withBuffer(ek_conv_gemm_scratch_floats(rows.count, cols.count, k)) { scratch in
-                    _ = ek_conv_gemm(rows.count, cols.count, weight + rows.lowerBound * ldw, ldw, &s,
-                                     j0 + cols.lowerBound, c + rows.lowerBound * ldc + cols.lowerBound, ldc,
-                                     bias.map { $0 + rows.lowerBound }, scratch, packed)
-                }
+        forEachGEMMPiece(m: m, n: n, parts: parts) { rows, cols in
+            var s = source
+            Scratch.withBuffer(ek_conv_gemm_scratch_floats(rows.count, cols.count, k)) { scratch in
+                _ = ek_conv_gemm(rows.count, cols.count, weight + rows.lowerBound * ldw, ldw, &s, j0 + cols.lowerBound,
+                                 c + rows.lowerBound * ldc + cols.lowerBound, ldc, bias.map { $0 + rows.lowerBound },
+                                 scratch)
             }
         }
     }
