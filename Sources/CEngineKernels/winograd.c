@@ -5,17 +5,18 @@
 #define WINO_X86 1
 #endif
 
-// 1 when the AVX-512 16-tile paths may run.
+// The vector width of the transforms: 16 (AVX-512: 16 tiles or channels at once), 8 (AVX2) or 0 (scalar).
 static int wino_vector(void) {
 #ifdef WINO_X86
-    return ek_kernel_level() >= 3;
+    int level = ek_kernel_level();
+    return level >= 3 ? 16 : (level == 2 ? 8 : 0);
 #else
     return 0;
 #endif
 }
 
-// Scalar transforms for any tile; on AVX-512, runs of 16 tiles inside the image are transformed 16 at a time
-// (tile columns are every other input column: even/odd lanes split with one permute).
+// Scalar transforms for any tile; on AVX-512 (AVX2), runs of 16 (8) tiles inside the image are transformed at once
+// (tile columns are every other input column: even/odd lanes split with permutes).
 
 static inline void wino_weights_one(float *u, long xiStride, const float *g) {
     float t[4][3];
@@ -66,14 +67,45 @@ static void wino_weights_16(float *u, long xiStride, const float *g) {
 }
 #endif
 
+#ifdef WINO_X86
+// 8 consecutive input channels at once (AVX2): their 3×3 kernels are 72 contiguous floats, read with 9 gathers.
+__attribute__((target("avx2,fma")))
+static void wino_weights_8(float *u, long xiStride, const float *g) {
+    const __m256i idx = _mm256_setr_epi32(0, 9, 18, 27, 36, 45, 54, 63);
+    const __m256 half = _mm256_set1_ps(0.5f);
+    __m256 t[4][3];
+    for (int j = 0; j < 3; j++) {
+        __m256 g0 = _mm256_i32gather_ps(g + j, idx, 4);
+        __m256 g1 = _mm256_i32gather_ps(g + 3 + j, idx, 4);
+        __m256 g2 = _mm256_i32gather_ps(g + 6 + j, idx, 4);
+        __m256 s = _mm256_add_ps(g0, g2);
+        t[0][j] = g0;
+        t[1][j] = _mm256_mul_ps(half, _mm256_add_ps(s, g1));
+        t[2][j] = _mm256_mul_ps(half, _mm256_sub_ps(s, g1));
+        t[3][j] = g2;
+    }
+    for (int i = 0; i < 4; i++) {
+        __m256 a = t[i][0], b = t[i][1], d = t[i][2];
+        __m256 s = _mm256_add_ps(a, d);
+        float *ui = u + (i * 4) * xiStride;
+        _mm256_storeu_ps(ui, a);
+        _mm256_storeu_ps(ui + xiStride, _mm256_mul_ps(half, _mm256_add_ps(s, b)));
+        _mm256_storeu_ps(ui + 2 * xiStride, _mm256_mul_ps(half, _mm256_sub_ps(s, b)));
+        _mm256_storeu_ps(ui + 3 * xiStride, d);
+    }
+}
+#endif
+
 void ek_wino_weights(float *U, long xiStride, const float *w, long inC, long o0, long o1) {
     int wide = wino_vector();
     (void)wide;   // only read on x86
     for (long o = o0; o < o1; o++) {
         long c = 0;
 #ifdef WINO_X86
-        if (wide)
+        if (wide == 16)
             for (; c + 16 <= inC; c += 16) wino_weights_16(U + o * inC + c, xiStride, w + (o * inC + c) * 9);
+        if (wide == 8)
+            for (; c + 8 <= inC; c += 8) wino_weights_8(U + o * inC + c, xiStride, w + (o * inC + c) * 9);
 #endif
         for (; c < inC; c++) wino_weights_one(U + o * inC + c, xiStride, w + (o * inC + c) * 9);
     }
@@ -140,6 +172,41 @@ static void wino_input_16(float *v, long xiStride, const float *x0, long W) {
 }
 #endif
 
+#ifdef WINO_X86
+// The even and odd lanes of 16 floats from r (AVX2): a0 a2 … a14 and a1 a3 … a15.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void wino_split_256(const float *r, __m256 *even, __m256 *odd) {
+    __m256 a = _mm256_loadu_ps(r), b = _mm256_loadu_ps(r + 8);
+    __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);   // a0 a2 b0 b2 | a4 a6 b4 b6
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+}
+
+// 8 tiles whose 4 rows × 18 columns (from x0) lie inside the image (AVX2; the same sums as `wino_input_tile`).
+__attribute__((target("avx2,fma")))
+static void wino_input_8(float *v, long xiStride, const float *x0, long W) {
+    __m256 d[4][4];
+    for (int i = 0; i < 4; i++) {
+        const float *r = x0 + i * W;
+        wino_split_256(r, &d[i][0], &d[i][1]);
+        wino_split_256(r + 2, &d[i][2], &d[i][3]);
+    }
+    __m256 s[4][4];
+    for (int j = 0; j < 4; j++) {
+        s[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
+        s[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
+        s[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
+        s[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(v + (i * 4 + 0) * xiStride, _mm256_sub_ps(s[i][0], s[i][2]));
+        _mm256_storeu_ps(v + (i * 4 + 1) * xiStride, _mm256_add_ps(s[i][1], s[i][2]));
+        _mm256_storeu_ps(v + (i * 4 + 2) * xiStride, _mm256_sub_ps(s[i][2], s[i][1]));
+        _mm256_storeu_ps(v + (i * 4 + 3) * xiStride, _mm256_sub_ps(s[i][1], s[i][3]));
+    }
+}
+#endif
+
 void ek_wino_input(float *V, long ldv, long xiStride, const float *x, long imageStride, long H, long W, long pt,
                    long pl, long tilesX, long tilesPerImage, long t0, long t1, long c0, long c1) {
     int wide = wino_vector();
@@ -153,9 +220,16 @@ void ek_wino_input(float *V, long ldv, long xiStride, const float *x, long image
             long ty = ti / tilesX, tx = ti % tilesX;
             long iy0 = 2 * ty - pt, ix0 = 2 * tx - pl;
 #ifdef WINO_X86
-            if (wide && tx + 16 <= tilesX && t + 16 <= t1 && iy0 >= 0 && iy0 + 4 <= H && ix0 >= 0 && ix0 + 34 <= W) {
+            if (wide == 16 && tx + 16 <= tilesX && t + 16 <= t1 && iy0 >= 0 && iy0 + 4 <= H && ix0 >= 0
+                && ix0 + 34 <= W) {
                 wino_input_16(vc + (t - t0), xiStride, xc + iy0 * W + ix0, W);
                 t += 16;
+                continue;
+            }
+            if (wide == 8 && tx + 8 <= tilesX && t + 8 <= t1 && iy0 >= 0 && iy0 + 4 <= H && ix0 >= 0
+                && ix0 + 18 <= W) {
+                wino_input_8(vc + (t - t0), xiStride, xc + iy0 * W + ix0, W);
+                t += 8;
                 continue;
             }
 #endif
@@ -206,6 +280,30 @@ static void wino_output_16(float *y0, long outW, const float *m, long xiStride, 
 }
 #endif
 
+#ifdef WINO_X86
+// 8 tiles whose 2 output rows × 16 columns (from y0) lie inside the output (AVX2; the same sums as
+// `wino_output_tile`).
+__attribute__((target("avx2,fma")))
+static void wino_output_8(float *y0, long outW, const float *m, long xiStride, float bias) {
+    __m256 b = _mm256_set1_ps(bias);
+    __m256 s[2][4];
+    for (int j = 0; j < 4; j++) {
+        __m256 m0 = _mm256_loadu_ps(m + j * xiStride), m1 = _mm256_loadu_ps(m + (4 + j) * xiStride);
+        __m256 m2 = _mm256_loadu_ps(m + (8 + j) * xiStride), m3 = _mm256_loadu_ps(m + (12 + j) * xiStride);
+        s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+        s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+    }
+    for (int i = 0; i < 2; i++) {
+        __m256 e = _mm256_add_ps(b, _mm256_add_ps(_mm256_add_ps(s[i][0], s[i][1]), s[i][2]));
+        __m256 o = _mm256_add_ps(b, _mm256_sub_ps(_mm256_sub_ps(s[i][1], s[i][2]), s[i][3]));
+        __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);   // e0 o0 e1 o1 | e4 o4 e5 o5 …
+        float *row = y0 + i * outW;
+        _mm256_storeu_ps(row, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_storeu_ps(row + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+}
+#endif
+
 void ek_wino_output(float *y, long imageStride, const float *M, long ldm, long xiStride, long outH, long outW,
                     long tilesX, long tilesPerImage, long t0, long t1, long o0, long o1, const float *bias) {
     int wide = wino_vector();
@@ -219,9 +317,14 @@ void ek_wino_output(float *y, long imageStride, const float *M, long ldm, long x
             float *yo = y + img * imageStride + o * outH * outW;
             long oy = 2 * (ti / tilesX), tx = ti % tilesX, ox = 2 * tx;
 #ifdef WINO_X86
-            if (wide && tx + 16 <= tilesX && t + 16 <= t1 && oy + 2 <= outH && ox + 32 <= outW) {
+            if (wide == 16 && tx + 16 <= tilesX && t + 16 <= t1 && oy + 2 <= outH && ox + 32 <= outW) {
                 wino_output_16(yo + oy * outW + ox, outW, mo + (t - t0), xiStride, b);
                 t += 16;
+                continue;
+            }
+            if (wide == 8 && tx + 8 <= tilesX && t + 8 <= t1 && oy + 2 <= outH && ox + 16 <= outW) {
+                wino_output_8(yo + oy * outW + ox, outW, mo + (t - t0), xiStride, b);
+                t += 8;
                 continue;
             }
 #endif

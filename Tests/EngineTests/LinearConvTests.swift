@@ -171,7 +171,7 @@ struct LinearConvTests {
 
     /// Winograd F(2×2, 3×3) matches the im2col path: odd output sizes (partial 2×2 blocks), asymmetric padding,
     /// per-sample groups, tiles in several blocks, with and without bias; rows ≥ 67 wide also take the 16-tile
-    /// vector transforms.
+    /// vector transforms (AVX-512), rows ≥ 19 wide the 8-tile ones (AVX2).
     @Test(arguments: [(1, 1, 13, 11, 1, 1, true), (2, 1, 9, 10, 0, 2, false), (2, 2, 8, 7, 1, 0, true),
                       (1, 1, 9, 70, 1, 1, true), (1, 1, 12, 67, 2, 0, false)])
     func winogradMatchesDirectSum(batch: Int, groups: Int, height: Int, width: Int, padTop: Int, padLeft: Int,
