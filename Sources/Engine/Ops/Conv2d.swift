@@ -317,11 +317,11 @@ extension Ops {
     /// (one per transformed position, `O×C · C×tiles`) replace the im2col GEMM with 2.25× fewer multiplies, and
     /// each 4×4 product tile is transformed back into a 2×2 output block.
     /// Tiles go in blocks, in one of two ways. Phase by phase: blocks of ≤ `blockFloats` floats of transformed
-    /// data, each phase of a block on all cores (the 16 GEMMs single-threaded side by side). Local (few
-    /// channels, where a plane's transformed data is far larger than the caches and the phase-by-phase form
-    /// streams it through memory three times): each core takes blocks of `localBytes` through all three phases
-    /// while the block stays in its L2. The GEMMs then span fewer tiles, which may change OpenBLAS' summation
-    /// order (a few ulp).
+    /// data, each phase of a block on all cores (the 16 GEMMs single-threaded side by side: the engine's blocked
+    /// GEMM, else OpenBLAS). Local (few channels, where a plane's transformed data is far larger than the caches
+    /// and the phase-by-phase form streams it through memory three times): each core takes blocks of
+    /// `localBytes` through all three phases while the block stays in its L2. The GEMMs then span fewer tiles,
+    /// which may change OpenBLAS' summation order (a few ulp; the blocked GEMM's sums do not depend on it).
     /// The transforms' coefficients are 0, ±1 and ±½ (exact in float); the result differs from the direct sum
     /// by rounding only (≈ 1e-7 of the output scale on the op tests).
     static func winogradConvolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
@@ -366,8 +366,11 @@ extension Ops {
                         }
                         ranges(16, minChunk: 1) { r in
                             for xi in r {
-                                blasSgemm(m: og, n: n, k: cg, a: u + xi * uPlane, lda: cg, b: v + xi * vPlane, ldb: n,
-                                          c: m + xi * mPlane, ldc: n)
+                                let (a, b, c) = (u + xi * uPlane, v + xi * vPlane, m + xi * mPlane)
+                                if !blockedSgemm(transA: false, transB: false, m: og, n: n, k: cg, alpha: 1, a: a,
+                                                 lda: cg, b: b, ldb: n, beta: 0, c: c, ldc: n, parts: 1) {
+                                    blasSgemm(m: og, n: n, k: cg, a: a, lda: cg, b: b, ldb: n, c: c, ldc: n)
+                                }
                             }
                         }
                         ranges(og, minChunk: max(1, 4096 / max(n, 1))) { r in
