@@ -425,24 +425,29 @@ static void deinterleave_512(const float *x, long count, float *ev, long le, flo
     }
 }
 
-__attribute__((target("avx512f")))
-static void fir_down2_512(float *out, const float *x, const float *w, long taps, long n, int acc) {
-    enum { CHUNK = 1024, MAXT = 64 };
-    if (taps > 2 * MAXT) { fir_down2_base(out, x, w, taps, n, acc); return; }
-    float ev[CHUNK + MAXT + 16], od[CHUNK + MAXT + 16], we[MAXT], wo[MAXT];
-    long te = (taps + 1) / 2, to = taps / 2;
-    for (long s = 0; s < te; s++) we[s] = w[2 * s];
-    for (long s = 0; s < to; s++) wo[s] = w[2 * s + 1];
-    for (long i0 = 0; i0 < n; i0 += CHUNK) {
-        long c = n - i0 < CHUNK ? n - i0 : CHUNK;
-        long le = c + te - 1, lo = to > 0 ? c + to - 1 : 0;
-        // Values read: x[2(i0 + j)] for j < le and x[2(i0 + j) + 1] for j < lo.
-        long count = 2 * le - 1 > 2 * lo ? 2 * le - 1 : 2 * lo;
-        deinterleave_512(x + 2 * i0, count, ev, le, od, lo);
-        fir_taps_512(out + i0, ev, we, te, c, acc);
-        if (to > 0) fir_taps_512(out + i0, od, wo, to, c, 1);
+// Decimation by 2 as two contiguous FIRs (even taps over even samples, odd taps over odd ones), in chunks whose
+// polyphase split stays on the stack; the same sums in the same order at every level.
+#define EK_FIR_DOWN2(SUFFIX, TARGET)                                                                            \
+    __attribute__((target(TARGET)))                                                                             \
+    static void fir_down2_##SUFFIX(float *out, const float *x, const float *w, long taps, long n, int acc) {    \
+        enum { CHUNK = 1024, MAXT = 64 };                                                                       \
+        if (taps > 2 * MAXT) { fir_down2_base(out, x, w, taps, n, acc); return; }                               \
+        float ev[CHUNK + MAXT + 16], od[CHUNK + MAXT + 16], we[MAXT], wo[MAXT];                                 \
+        long te = (taps + 1) / 2, to = taps / 2;                                                                \
+        for (long s = 0; s < te; s++) we[s] = w[2 * s];                                                         \
+        for (long s = 0; s < to; s++) wo[s] = w[2 * s + 1];                                                     \
+        for (long i0 = 0; i0 < n; i0 += CHUNK) {                                                                \
+            long c = n - i0 < CHUNK ? n - i0 : CHUNK;                                                           \
+            long le = c + te - 1, lo = to > 0 ? c + to - 1 : 0;                                                 \
+            /* Values read: x[2(i0 + j)] for j < le and x[2(i0 + j) + 1] for j < lo. */                         \
+            long count = 2 * le - 1 > 2 * lo ? 2 * le - 1 : 2 * lo;                                             \
+            deinterleave_##SUFFIX(x + 2 * i0, count, ev, le, od, lo);                                           \
+            fir_taps_##SUFFIX(out + i0, ev, we, te, c, acc);                                                    \
+            if (to > 0) fir_taps_##SUFFIX(out + i0, od, wo, to, c, 1);                                          \
+        }                                                                                                       \
     }
-}
+
+EK_FIR_DOWN2(512, "avx512f")
 
 // fir_up2_512 with 8-float vectors: per step 32 outputs of each phase (eight chains), interleaved with
 // unpack + 128-bit permutes; the tail in masked vectors of 8 per phase.
@@ -515,24 +520,7 @@ static void deinterleave_256(const float *x, long count, float *ev, long le, flo
     }
 }
 
-// fir_down2_512's polyphase split with the AVX2 kernels (same sums in the same order).
-__attribute__((target("avx2,fma")))
-static void fir_down2_256(float *out, const float *x, const float *w, long taps, long n, int acc) {
-    enum { CHUNK = 1024, MAXT = 64 };
-    if (taps > 2 * MAXT) { fir_down2_base(out, x, w, taps, n, acc); return; }
-    float ev[CHUNK + MAXT + 16], od[CHUNK + MAXT + 16], we[MAXT], wo[MAXT];
-    long te = (taps + 1) / 2, to = taps / 2;
-    for (long s = 0; s < te; s++) we[s] = w[2 * s];
-    for (long s = 0; s < to; s++) wo[s] = w[2 * s + 1];
-    for (long i0 = 0; i0 < n; i0 += CHUNK) {
-        long c = n - i0 < CHUNK ? n - i0 : CHUNK;
-        long le = c + te - 1, lo = to > 0 ? c + to - 1 : 0;
-        long count = 2 * le - 1 > 2 * lo ? 2 * le - 1 : 2 * lo;
-        deinterleave_256(x + 2 * i0, count, ev, le, od, lo);
-        fir_taps_256(out + i0, ev, we, te, c, acc);
-        if (to > 0) fir_taps_256(out + i0, od, wo, to, c, 1);
-    }
-}
+EK_FIR_DOWN2(256, "avx2,fma")
 #endif
 
 static void fir_up2_base(float *out, long n, const float *x0, const float *w0, long t0,
