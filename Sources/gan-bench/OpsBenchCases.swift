@@ -112,13 +112,15 @@ enum OpsBenchRunner {
             }, torchSetup: "R=\(torchRand); a=R(\(n),\(n)); b=R(\(n),\(n)); c=torch.empty(\(n),\(n))",
                torchCall: "torch.mm(a, b, out=c)"))
         }
-        func conv(_ k: Int, _ cin: Int, _ cout: Int, _ h: Int, _ w: Int, _ batch: Int, stride: Int = 1) {
+        func conv(_ k: Int, _ cin: Int, _ cout: Int, _ h: Int, _ w: Int, _ batch: Int, stride: Int = 1,
+                  padding: Int? = nil) {
             guard want("conv2d") else { return }
-            let pad = k / 2
+            let pad = padding ?? k / 2
             let x = random([batch, cin, h, w]), wt = random([cout, cin, k, k], scale: 0.05), b = random([cout])
             let oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
             var params = [("kernel", k), ("cin", cin), ("cout", cout), ("height", h), ("width", w), ("batch", batch)]
             if stride != 1 { params.append(("stride", stride)) }
+            if let padding { params.append(("padding", padding)) }
             list.append(OpsBenchCase(op: "conv2d", params: params,
                                      flops: 2 * Double(batch * cout * oh * ow * cin * k * k),
                                      bytes: 4 * Double(x.elementCount + wt.elementCount + batch * cout * oh * ow), run: {
@@ -133,6 +135,7 @@ enum OpsBenchRunner {
         conv(3, 64, 64, 256, 256, 1)
         conv(3, 512, 512, 8, 8, 4)
         conv(4, 128, 256, 32, 32, 1, stride: 2)
+        conv(4, 128, 256, 32, 32, 1, stride: 2, padding: 1)   // a DCGAN discriminator's shape: 16² out, not 17²
         conv(1, 512, 512, 64, 64, 1)
         conv(1, 512, 512, 32, 32, 1)
         conv(3, 128, 3, 128, 128, 4)   // an RGB head (BigGAN's conv_to_rgb)
