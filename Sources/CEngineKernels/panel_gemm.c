@@ -808,47 +808,80 @@ static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float 
     long panels = (nc + BG_COLS_256 - 1) / BG_COLS_256;
     if (cp->columnsFor != jc) {
         conv_columns(cp, jc, nc, panels * BG_COLS_256);
-        // Eight columns on one output row (x rising by 7·sw: no wrap to the next row or image) are sw floats
-        // apart in every kernel row, inside the image exactly when the first and last are: a plain load (sw = 1)
-        // or two loads and a shuffle (sw = 2) instead of a gather (gathers are slow on Zen 3). Columns past the
-        // product never run.
-        for (long j = 0; j < panels * BG_COLS_256; j += 8)
-            cp->run[j / 8] = g->sw <= 2 && j + 8 <= nc && cp->y[j] == cp->y[j + 7]
-                && cp->x[j + 7] - cp->x[j] == 7 * g->sw && cp->offset[j + 7] - cp->offset[j] == 7 * g->sw;
+        // Per 8 columns: where they split into runs on one output row each (x and offset rising by sw: no wrap
+        // to another row or image). Such a run is sw floats apart in every kernel row: plain loads (and, for
+        // sw = 2, a shuffle) instead of a gather, which is slow on Zen 3. run = q: lanes 0 ..< q and q ..< 8 are
+        // two runs (q = 8: one); 0: gather. Two runs need a guarded (zero-padded) image, whose windows never
+        // leave it: their loads read past a run's lanes. Columns past the product never run.
+        int two = g->guarded != 0;
+        for (long j = 0; j < panels * BG_COLS_256; j += 8) {
+            int q = 0;
+            if (g->sw <= 2 && j + 8 <= nc) {
+                int sw = (int)g->sw, l = 1;
+                while (l < 8 && cp->x[j + l] - cp->x[j] == l * sw && cp->offset[j + l] - cp->offset[j] == l * sw) l++;
+                int split = l;
+                while (two && l < 8 && cp->x[j + l] - cp->x[j + split] == (l - split) * sw
+                       && cp->offset[j + l] - cp->offset[j + split] == (l - split) * sw) l++;
+                if (l == 8) q = split;
+            }
+            cp->run[j / 8] = q;
+        }
     }
     long plane = g->height * g->width, taps = g->kh * g->kw;
     // x < n (unsigned) as min(x, n − 1) == x; negative coordinates are huge unsigned values, so out of range too.
     __m256i lastY = _mm256_set1_epi32((int)g->height - 1), lastX = _mm256_set1_epi32((int)g->width - 1);
-    const __m256i seven = pg_mask8(7);
+    const __m256i seven = pg_mask8(7), lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (long r = pc; r < pc + kc; r++) {
         long ch = r / taps, ky = (r / g->kw) % g->kh, kx = r % g->kw;
         long dy = ky * g->dh - g->padTop, dx = kx * g->dw - g->padLeft;
         __m256i vdy = _mm256_set1_epi32((int)dy), vdx = _mm256_set1_epi32((int)dx);
-        __m256i shift = _mm256_set1_epi32((int)(dy * g->width + dx));
+        long shift = dy * g->width + dx;
         const float *channel = g->x + ch * plane;
         float *d = dst + (r - pc) * BG_COLS_256;
         for (long q = 0; q < panels; q++, d += kc * BG_COLS_256) {
             for (int h = 0; h < BG_COLS_256; h += 8) {
                 long j = q * BG_COLS_256 + h;
-                if (cp->run[j / 8] && (unsigned long)(cp->y[j] + dy) < (unsigned long)g->height
-                    && (unsigned long)(cp->x[j] + dx) < (unsigned long)g->width
-                    && (unsigned long)(cp->x[j + 7] + dx) < (unsigned long)g->width) {
-                    const float *from = channel + cp->offset[j] + dy * g->width + dx;
+                int split = cp->run[j / 8];
+                if (split == 8 && (g->guarded || ((unsigned long)(cp->y[j] + dy) < (unsigned long)g->height
+                                                  && (unsigned long)(cp->x[j] + dx) < (unsigned long)g->width
+                                                  && (unsigned long)(cp->x[j + 7] + dx) < (unsigned long)g->width))) {
+                    // One run, all inside: plain loads.
+                    const float *from = channel + cp->offset[j] + shift;
                     if (g->sw == 1) {
                         _mm256_storeu_ps(d + h, _mm256_loadu_ps(from));
                     } else {
                         // The even lanes of 15 floats (the second load stops at the last one needed).
                         __m256 lo = _mm256_loadu_ps(from), hi = _mm256_maskload_ps(from + 8, seven);
-                        __m256 even = _mm256_shuffle_ps(lo, hi, 0x88);   // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
-                        _mm256_storeu_ps(d + h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
+                        __m256 ev = _mm256_shuffle_ps(lo, hi, 0x88);   // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
+                        _mm256_storeu_ps(d + h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
                     }
+                    continue;
+                }
+                if (split > 0 && split < 8) {
+                    // Two runs in a guarded image: each loaded from where its lane 0 would be (reading up to 15
+                    // floats past or 14 before its own lanes), blended at lane `split`.
+                    const float *a = channel + cp->offset[j] + shift;
+                    const float *b = channel + cp->offset[j + split] + shift - split * g->sw;
+                    __m256 second = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lanes, _mm256_set1_epi32(split - 1)));
+                    __m256 va, vb;
+                    if (g->sw == 1) {
+                        va = _mm256_loadu_ps(a);
+                        vb = _mm256_loadu_ps(b);
+                    } else {
+                        __m256 ea = _mm256_shuffle_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(a + 8), 0x88);
+                        __m256 eb = _mm256_shuffle_ps(_mm256_loadu_ps(b), _mm256_loadu_ps(b + 8), 0x88);
+                        va = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ea), 0xD8));
+                        vb = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(eb), 0xD8));
+                    }
+                    _mm256_storeu_ps(d + h, _mm256_blendv_ps(va, vb, second));
                     continue;
                 }
                 __m256i iy = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->y + j)), vdy);
                 __m256i ix = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->x + j)), vdx);
                 __m256i in = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_min_epu32(iy, lastY), iy),
                                               _mm256_cmpeq_epi32(_mm256_min_epu32(ix, lastX), ix));
-                __m256i index = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->offset + j)), shift);
+                __m256i index = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->offset + j)),
+                                                 _mm256_set1_epi32((int)shift));
                 _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), channel, index,
                                                                  _mm256_castsi256_ps(in), 4));
             }
@@ -874,6 +907,37 @@ int ek_conv_gemm_supported(const ek_conv_source *src, long columns) {
     (void)src; (void)columns;
     return 0;
 #endif
+}
+
+int ek_conv_prefers_padded(const ek_conv_source *src) {
+    return ek_kernel_level() == 2 && src->guarded == 0 && src->sw <= 2 && (src->padTop > 0 || src->padLeft > 0);
+}
+
+void ek_conv_padded_size(const ek_conv_source *src, long *height, long *width) {
+    *height = (src->outH - 1) * src->sh + (src->kh - 1) * src->dh + 1;
+    *width = (src->outW - 1) * src->sw + (src->kw - 1) * src->dw + 1;
+}
+
+void ek_conv_pad(const ek_conv_source *src, float *dst, long c0, long c1) {
+    long hp, wp;
+    ek_conv_padded_size(src, &hp, &wp);
+    // Padded row r, column x hold image row r − padTop, column x − padLeft (zero outside the image).
+    long x0 = src->padLeft, x1 = src->width + src->padLeft < wp ? src->width + src->padLeft : wp;
+    for (long c = c0; c < c1; c++) {
+        const float *plane = src->x + c * src->height * src->width;
+        float *out = dst + c * hp * wp;
+        for (long r = 0; r < hp; r++) {
+            float *row = out + r * wp;
+            long iy = r - src->padTop;
+            if (iy < 0 || iy >= src->height || x1 <= x0) {
+                memset(row, 0, (size_t)wp * sizeof(float));
+                continue;
+            }
+            if (x0 > 0) memset(row, 0, (size_t)x0 * sizeof(float));
+            memcpy(row + x0, plane + iy * src->width, (size_t)(x1 - x0) * sizeof(float));
+            if (x1 < wp) memset(row + x1, 0, (size_t)(wp - x1) * sizeof(float));
+        }
+    }
 }
 
 int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source *src, long j0, float *c, long ldc,

@@ -1,5 +1,6 @@
 import Testing
 import TensorStore
+import CEngineKernels
 @testable import Engine
 
 @Suite("Linear, matmul and convolutions against PyTorch")
@@ -223,6 +224,32 @@ struct LinearConvTests {
         let z = try Ops.conv2d(x, weight: w, bias: bias, stride: 1, padding: pad, dilation: 1, groups: 1, tuning: phased)
         let worstPhased = zip(y.floats(), z.floats()).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worstPhased <= 1e-6 * scale, "local blocks against phases: \(worstPhased)")
+    }
+
+    /// Padded convs whose 8-column groups straddle output rows (17- and 13-wide outputs), at strides 1 and 2:
+    /// on AVX2 the implicit GEMM gathers from a zero-padded copy of the image, two runs per group by plain loads
+    /// blended at the row boundary; the result matches a direct loop.
+    @Test(arguments: [(4, 2, 2, 32), (3, 2, 1, 33), (3, 1, 1, 13), (5, 1, 2, 17)])
+    func paddedGatherSourceMatchesDirectSum(kernel: Int, stride: Int, pad: Int, size: Int) throws {
+        let (c, o) = (6, 24)
+        let x = Tensor(shape: [1, c, size, size], floats: (0..<(c * size * size)).map { Float(($0 * 7919) % 113) / 113 - 0.5 })
+        let w = Tensor(shape: [o, c, kernel, kernel],
+                       floats: (0..<(o * c * kernel * kernel)).map { Float(($0 * 104729) % 97) / 97 - 0.5 })
+        let bias = Tensor(shape: [o], floats: (0..<o).map { Float($0) / 10 - 1 })
+        let y = try Ops.conv2d(x, weight: w, bias: bias, stride: Size2(stride), padding: Padding2D(pad))
+        let want = Self.directConv(x, w, bias: bias, stride: stride, pad: pad, groups: 1)
+        let worst = zip(y.floats(), want).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(y.elementCount == want.count && worst < 1e-4, "worst difference \(worst)")
+        if ek_kernel_level() == 2 && BlockedGEMM.enabled {
+            let out = (size + 2 * pad - kernel) / stride + 1
+            let g = ConvGeometry(channels: c, height: size, width: size, kh: kernel, kw: kernel, sh: stride, sw: stride,
+                                 dh: 1, dw: 1, padTop: pad, padLeft: pad, outH: out, outW: out)
+            let prefers = x.floats().withUnsafeBufferPointer { xp in
+                var source = ImplicitConvGEMM.source(xp.baseAddress!, g)
+                return ek_conv_prefers_padded(&source) != 0
+            }
+            #expect(prefers, "AVX2 takes the padded copy")
+        }
     }
 
     /// The wide strategy (whole-plane im2col on all cores, one threaded GEMM per block) in each of its forms —

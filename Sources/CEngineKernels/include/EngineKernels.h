@@ -114,7 +114,21 @@ typedef struct {
     const float *x;
     long imageStride;
     long channels, height, width, kh, kw, sh, sw, dh, dw, padTop, padLeft, outH, outW;
+    /// 1 when x is a zero-padded copy (`ek_conv_pad`): padTop = padLeft = 0, every window lies inside the image,
+    /// and 16 floats before the first channel and after the last may be read.
+    long guarded;
 } ek_conv_source;
+
+/// Whether `ek_conv_gemm` gathers faster from a zero-padded copy of a padded convolution's image (AVX2: its
+/// gathers are slow, and a padded copy turns most of them into plain loads).
+int ek_conv_prefers_padded(const ek_conv_source *src);
+
+/// Rows and columns of the zero-padded copy of `src`'s image that `ek_conv_pad` makes (every window inside).
+void ek_conv_padded_size(const ek_conv_source *src, long *height, long *width);
+
+/// Writes channels c0 ..< c1 of the zero-padded copy of `src`'s (first) image to dst (plane after plane,
+/// `ek_conv_padded_size` each).
+void ek_conv_pad(const ek_conv_source *src, float *dst, long c0, long c1);
 
 /// Floats of (64-byte aligned) scratch `ek_conv_gemm` needs for an m × n product of depth k.
 long ek_conv_gemm_scratch_floats(long m, long n, long k);
