@@ -533,7 +533,10 @@ static inline void blocked_columns_group(long kc, const float *ap, long panels, 
     for (int g = 0; g < G; g++)
 #pragma clang loop unroll(full)
         for (int q = 0; q < W; q++) acc[g][q] = _mm256_setzero_ps();
-    long stride = kc * BG_ROWS_256;
+    // Micro-panels past `panels` repeat the last one (their sums are not stored): no branch in the loop.
+    const float *a[8];
+#pragma clang loop unroll(full)
+    for (int g = 0; g < G; g++) a[g] = ap + (g < panels ? g : panels - 1) * kc * BG_ROWS_256;
 #pragma clang loop unroll(disable)
     for (long p = 0; p < kc; p++) {
         __m256 b[3];
@@ -541,11 +544,9 @@ static inline void blocked_columns_group(long kc, const float *ap, long panels, 
         for (int q = 0; q < W; q++) b[q] = _mm256_broadcast_ss(bp + p * BG_COLS_256 + q);
 #pragma clang loop unroll(full)
         for (int g = 0; g < G; g++) {
-            if (g < panels) {
-                __m256 a = _mm256_loadu_ps(ap + g * stride + p * BG_ROWS_256);
+            __m256 v = _mm256_loadu_ps(a[g] + p * BG_ROWS_256);
 #pragma clang loop unroll(full)
-                for (int q = 0; q < W; q++) acc[g][q] = _mm256_fmadd_ps(a, b[q], acc[g][q]);
-            }
+            for (int q = 0; q < W; q++) acc[g][q] = _mm256_fmadd_ps(v, b[q], acc[g][q]);
         }
     }
     // out[(g·6 + r)·3 + q]: the sums of row g·6 + r, column q.
