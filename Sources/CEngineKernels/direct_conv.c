@@ -179,14 +179,7 @@ static inline void few_block_256(const ek_conv_source *g, long k, const int M, c
     for (long o = 0; o < M; o++) {
         __m256 b = _mm256_set1_ps(bias ? bias[o] : 0);
         float *dst = out + o * outPlane + oy * g->outW + bx;
-        for (int v = 0; v < V; v++) {
-            long left = n - 8 * v;
-            __m256 y = _mm256_add_ps(acc[o][v], b);
-            if (left >= 8) { _mm256_storeu_ps(dst + 8 * v, y); continue; }
-            float tmp[8];   // a partial vector: only its live lanes are written
-            _mm256_storeu_ps(tmp, y);
-            for (long i = 0; i < left; i++) dst[8 * v + i] = tmp[i];
-        }
+        for (int v = 0; v < V; v++) ek_store_part_256(dst + 8 * v, _mm256_add_ps(acc[o][v], b), n - 8 * v);
     }
 }
 

@@ -122,23 +122,7 @@ static void lrelu_512(float *x, long n, float slope, float gain, float lo, float
 // ---------------------------------------------------------------- AVX2 + FMA
 // The same loops as the AVX-512 kernels with 8-float vectors: each output sums in the same order, so results
 // match them bit for bit. Tails load through masks (vmaskmovps never touches masked-out lanes) and store with
-// ek_store_part_256 (masked stores are microcoded and slow on AMD).
-
-// Stores lanes 0 ..< left (all 8 when left ≥ 8) of v at p: halves, pairs and singles, nothing past p + left.
-__attribute__((target("avx2,fma"), always_inline))
-static inline void ek_store_part_256(float *p, __m256 v, long left) {
-    if (left >= 8) { _mm256_storeu_ps(p, v); return; }
-    __m128 q = _mm256_castps256_ps128(v);
-    if (left >= 4) { _mm_storeu_ps(p, q); q = _mm256_extractf128_ps(v, 1); p += 4; left -= 4; }
-    if (left >= 2) { _mm_storel_pi((__m64 *)p, q); q = _mm_movehl_ps(q, q); p += 2; left -= 2; }
-    if (left >= 1) _mm_store_ss(p, q);
-}
-
-// Lanes 0 ..< left of p (zero beyond; all 8 when left ≥ 8 — a plain load then).
-__attribute__((target("avx2,fma"), always_inline))
-static inline __m256 ek_load_part_256(const float *p, long left) {
-    return left >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, EK_MASK8(left));
-}
+// ek_store_part_256 (simd_helpers.h: masked stores are microcoded and slow on AMD).
 
 // Eight independent accumulators (32 outputs) per step: Zen 3 keeps two FMAs of latency 4 in flight.
 __attribute__((target("avx2,fma")))
@@ -449,14 +433,8 @@ static void deinterleave_512(const float *x, long count, float *ev, long le, flo
 
 EK_FIR_DOWN2(512, "avx512f")
 
-// fir_up2_512 with 8-float vectors: per step 32 outputs of each phase (eight chains), interleaved with
-// unpack + 128-bit permutes; the tail in masked vectors of 8 per phase.
-__attribute__((target("avx2,fma"), always_inline))
-static inline void interleave_256(__m256 a, __m256 b, __m256 *l, __m256 *h) {
-    __m256 u = _mm256_unpacklo_ps(a, b), v = _mm256_unpackhi_ps(a, b);   // a0 b0 a1 b1 | a4 b4 a5 b5, …
-    *l = _mm256_permute2f128_ps(u, v, 0x20);
-    *h = _mm256_permute2f128_ps(u, v, 0x31);
-}
+// fir_up2_512 with 8-float vectors: per step 32 outputs of each phase (eight chains), interleaved by
+// ek_interleave_256; the tail in masked vectors of 8 per phase.
 
 __attribute__((target("avx2,fma")))
 static void fir_up2_256(float *out, long n, const float *x0, const float *w0, long t0,
@@ -476,7 +454,7 @@ static void fir_up2_256(float *out, long n, const float *x0, const float *w0, lo
         for (int v = 0; v < 4; v++) {
             __m256 l, h;
             float *o = out + 2 * m + 16 * v;
-            interleave_256(a[v], b[v], &l, &h);
+            ek_interleave_256(a[v], b[v], &l, &h);
             if (acc) { l = _mm256_add_ps(l, _mm256_loadu_ps(o)); h = _mm256_add_ps(h, _mm256_loadu_ps(o + 8)); }
             _mm256_storeu_ps(o, l); _mm256_storeu_ps(o + 8, h);
         }
@@ -488,7 +466,7 @@ static void fir_up2_256(float *out, long n, const float *x0, const float *w0, lo
         __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps(), l, h;
         for (long t = 0; t < t0; t++) a = _mm256_fmadd_ps(_mm256_set1_ps(w0[t]), _mm256_maskload_ps(x0 + m + t, k0), a);
         for (long t = 0; t < t1; t++) b = _mm256_fmadd_ps(_mm256_set1_ps(w1[t]), _mm256_maskload_ps(x1 + m + t, k1), b);
-        interleave_256(a, b, &l, &h);
+        ek_interleave_256(a, b, &l, &h);
         float *o = out + 2 * m;
         if (acc) {
             l = _mm256_add_ps(l, _mm256_maskload_ps(o, EK_MASK8(left)));
@@ -499,22 +477,13 @@ static void fir_up2_256(float *out, long n, const float *x0, const float *w0, lo
     }
 }
 
-// Even and odd samples of two 8-float vectors (x0 … x15) as x0 x2 … x14 and x1 x3 … x15.
-__attribute__((target("avx2,fma"), always_inline))
-static inline void split_256(__m256 a, __m256 b, __m256 *even, __m256 *odd) {
-    __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));   // x0 x2 x8 x10 | x4 x6 x12 x14
-    __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
 __attribute__((target("avx2,fma")))
 static void deinterleave_256(const float *x, long count, float *ev, long le, float *od, long lo) {
     for (long j = 0; j < le || j < lo; j += 8) {
         long left = count - 2 * j;   // source values still available from x + 2j
         __m256 a = ek_load_part_256(x + 2 * j, left > 0 ? left : 0), b = _mm256_setzero_ps(), e, o;
         if (left > 8) b = ek_load_part_256(x + 2 * j + 8, left - 8);
-        split_256(a, b, &e, &o);
+        ek_even_odd_256(a, b, &e, &o);
         if (j < le) ek_store_part_256(ev + j, e, le - j);
         if (j < lo) ek_store_part_256(od + j, o, lo - j);
     }

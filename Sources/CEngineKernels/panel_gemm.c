@@ -171,14 +171,6 @@ static void panel_gemm_512(long m, long n, long k, float alpha, const float *a, 
 #define PG_QROWS 6
 #define PG_QCOLS 16
 
-// Lanes 0 ..< left of an 8-float vector as a maskload/maskstore mask (all 8 when left ≥ 8, none when ≤ 0).
-__attribute__((target("avx2"), always_inline))
-static inline __m256i pg_mask8(long left) {
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    int l = left < 0 ? 0 : (left > 8 ? 8 : (int)left);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(l), lanes);
-}
-
 // One 6×16 quarter with A unpacked (rows `lda` apart; rows past `rows` read the last valid row and are not
 // stored), B from a 32-column panel (its first or second 16 columns), `w` valid columns.
 __attribute__((target("avx2,fma"), always_inline))
@@ -201,18 +193,12 @@ static inline void panel_quarter_256(long k, const float *a, long lda, long rows
             c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
         }
     }
-    __m256i m0 = pg_mask8(w), m1 = pg_mask8(w - 8);
 #pragma clang loop unroll(full)
     for (int i = 0; i < PG_QROWS; i++) {
         if (i < rows) {
             __m256 s = _mm256_set1_ps(rowScale ? alpha * rowScale[i] : alpha);
-            if (w >= 16) {
-                _mm256_storeu_ps(c + i * ldc, _mm256_mul_ps(c0[i], s));
-                _mm256_storeu_ps(c + i * ldc + 8, _mm256_mul_ps(c1[i], s));
-            } else {
-                _mm256_maskstore_ps(c + i * ldc, m0, _mm256_mul_ps(c0[i], s));
-                _mm256_maskstore_ps(c + i * ldc + 8, m1, _mm256_mul_ps(c1[i], s));
-            }
+            ek_store_part_256(c + i * ldc, _mm256_mul_ps(c0[i], s), w);
+            if (w > 8) ek_store_part_256(c + i * ldc + 8, _mm256_mul_ps(c1[i], s), w - 8);
         }
     }
 }
@@ -261,6 +247,17 @@ int ek_panel_gemm(long m, long n, long k, float alpha, const float *a, long lda,
 
 // Packed A of m rows: whole micro-panels, rounded to a cache line so the B block after it stays aligned.
 static long bg_panel_floats(long m, long kc) { return ((m + PG_ROWS - 1) / PG_ROWS * PG_ROWS * kc + 15) / 16 * 16; }
+
+// One element of an edge tile into C: the tile's sum·alpha, + beta·C (beta = 0 never reads C), + the biases.
+// Separate statements: within one expression clang may fuse a·b + c into an FMA where the target has one, and
+// this runs both in plain C (`blocked_tile_at`) and in AVX2+FMA code (`blocked_columns_256`).
+static inline void bg_merge(float *c, float scaled, float beta, const float *colBias, const float *rowBias) {
+    float old = beta != 0 ? beta * *c : 0;
+    float v = scaled + old;
+    if (colBias) v += *colBias;
+    if (rowBias) v += *rowBias;
+    *c = v;
+}
 
 long ek_gemm_scratch_floats(long m, long n, long k) {
     long kc = k < BG_KC ? k : BG_KC, nc = n < BG_NC ? n : BG_NC;
@@ -374,14 +371,12 @@ static inline void transpose8_regs(__m256 *r) {
 
 // One 6-row micro-panel: dst[p*6 + r] = A(r, p) for r < rows (zero above), p < kc. Row-major A goes through
 // 8 × 8 register transposes (two rows zero); each column is stored as 8 floats whose last two the next column
-// overwrites, the last one with a mask so nothing is written past the panel.
+// overwrites, the last one as 6 so nothing is written past the panel.
 __attribute__((target("avx2,fma")))
 static void blocked_pack_a_256(float *dst, const float *a, long lda, int transposed, long rows, long kc) {
-    const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
     if (transposed) {
-        __m256i rm = pg_mask8(rows);
         for (long p = 0; p < kc; p++)
-            _mm256_maskstore_ps(dst + p * BG_ROWS_256, six, _mm256_maskload_ps(a + p * lda, rm));
+            ek_store_part_256(dst + p * BG_ROWS_256, ek_load_part_256(a + p * lda, rows), BG_ROWS_256);
         return;
     }
     long p0 = 0;
@@ -399,15 +394,14 @@ static void blocked_pack_a_256(float *dst, const float *a, long lda, int transpo
     }
     for (; p0 < kc; p0 += 8) {
         long kp = kc - p0 < 8 ? kc - p0 : 8;
-        __m256i km = pg_mask8(kp);
         __m256 v[8];
         for (int r = 0; r < 8; r++)
-            v[r] = r < rows && r < BG_ROWS_256 ? _mm256_maskload_ps(a + r * lda + p0, km) : _mm256_setzero_ps();
+            v[r] = r < rows && r < BG_ROWS_256 ? ek_load_part_256(a + r * lda + p0, kp) : _mm256_setzero_ps();
         transpose8_regs(v);
         for (int q = 0; q < kp; q++) {
             float *d = dst + (p0 + q) * BG_ROWS_256;
             if (p0 + q + 1 < kc) _mm256_storeu_ps(d, v[q]);
-            else _mm256_maskstore_ps(d, six, v[q]);
+            else ek_store_part_256(d, v[q], BG_ROWS_256);
         }
     }
 }
@@ -421,11 +415,10 @@ static void panel_pack_256(float *dst, const float *b, long ldb, long k, long n,
             // Source rows are the panel's columns: 8 × 8 register transposes, 8 columns by 8 depths at a time.
             for (long p0 = 0; p0 < k; p0 += 8) {
                 long kp = k - p0 < 8 ? k - p0 : 8;
-                __m256i km = pg_mask8(kp);
                 for (long h = 0; h < BG_COLS_256; h += 8) {
                     __m256 v[8];
                     for (int c = 0; c < 8; c++)
-                        v[c] = h + c < w ? _mm256_maskload_ps(b + (j0 + h + c) * ldb + p0, km) : _mm256_setzero_ps();
+                        v[c] = h + c < w ? ek_load_part_256(b + (j0 + h + c) * ldb + p0, kp) : _mm256_setzero_ps();
                     transpose8_regs(v);
                     for (int q = 0; q < kp; q++) _mm256_store_ps(dst + (p0 + q) * BG_COLS_256 + h, v[q]);
                 }
@@ -442,6 +435,18 @@ static void panel_pack_256(float *dst, const float *b, long ldb, long k, long n,
             }
         }
     }
+}
+
+// One 8-column row piece of an AVX2 tile into C: sum·alpha (+ beta·C) (+ column bias) (+ row bias), the AVX-512
+// tile's epilogue in the same order. beta = 0 never reads C.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void blocked_store_256(float *c, __m256 sum, __m256 va, float beta, __m256 vb, const float *colBias,
+                                     const float *rowBias) {
+    __m256 r = _mm256_mul_ps(sum, va);
+    if (beta != 0) r = _mm256_fmadd_ps(_mm256_loadu_ps(c), vb, r);
+    if (colBias) r = _mm256_add_ps(r, _mm256_loadu_ps(colBias));
+    if (rowBias) r = _mm256_add_ps(r, _mm256_set1_ps(*rowBias));
+    _mm256_storeu_ps(c, r);
 }
 
 __attribute__((target("avx2,fma")))
@@ -468,26 +473,11 @@ static void blocked_tile_256(long kc, const float *ap, const float *bp, float *c
         bp += BG_COLS_256;
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    __m256 cb0 = colBias ? _mm256_loadu_ps(colBias) : _mm256_setzero_ps();
-    __m256 cb1 = colBias ? _mm256_loadu_ps(colBias + 8) : _mm256_setzero_ps();
 #pragma clang loop unroll(full)
     for (int i = 0; i < BG_ROWS_256; i++) {
-        __m256 r0 = _mm256_mul_ps(c0[i], va), r1 = _mm256_mul_ps(c1[i], va);
-        if (beta != 0) {
-            r0 = _mm256_fmadd_ps(_mm256_loadu_ps(c + i * ldc), vb, r0);
-            r1 = _mm256_fmadd_ps(_mm256_loadu_ps(c + i * ldc + 8), vb, r1);
-        }
-        if (colBias) {
-            r0 = _mm256_add_ps(r0, cb0);
-            r1 = _mm256_add_ps(r1, cb1);
-        }
-        if (rowBias) {
-            __m256 rb = _mm256_set1_ps(rowBias[i]);
-            r0 = _mm256_add_ps(r0, rb);
-            r1 = _mm256_add_ps(r1, rb);
-        }
-        _mm256_storeu_ps(c + i * ldc, r0);
-        _mm256_storeu_ps(c + i * ldc + 8, r1);
+        const float *rb = rowBias ? rowBias + i : NULL;
+        blocked_store_256(c + i * ldc, c0[i], va, beta, vb, colBias, rb);
+        blocked_store_256(c + i * ldc + 8, c1[i], va, beta, vb, colBias ? colBias + 8 : NULL, rb);
     }
 }
 
@@ -508,22 +498,16 @@ static void blocked_tile_256_narrow(long kc, const float *ap, const float *bp, f
         bp += BG_COLS_256;
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    __m256 cb0 = colBias ? _mm256_loadu_ps(colBias) : _mm256_setzero_ps();
 #pragma clang loop unroll(full)
-    for (int i = 0; i < BG_ROWS_256; i++) {
-        __m256 r0 = _mm256_mul_ps(acc[i], va);
-        if (beta != 0) r0 = _mm256_fmadd_ps(_mm256_loadu_ps(c + i * ldc), vb, r0);
-        if (colBias) r0 = _mm256_add_ps(r0, cb0);
-        if (rowBias) r0 = _mm256_add_ps(r0, _mm256_set1_ps(rowBias[i]));
-        _mm256_storeu_ps(c + i * ldc, r0);
-    }
+    for (int i = 0; i < BG_ROWS_256; i++)
+        blocked_store_256(c + i * ldc, acc[i], va, beta, vb, colBias, rowBias ? rowBias + i : NULL);
 }
 
 // Edge panels of 1–3 valid columns: each micro-panel's column of 6 rows is one vector, multiplied by the panel's
 // value for each column, so only the needed outputs are computed (a 6 × 8 tile computed 8 columns for one, and
 // its 6 chains waited on FMA latency). G micro-panels at once give G independent chains per column. Every element
-// still sums its products over p in order with one FMA each; the result is merged into C as `blocked_tile_at`
-// merges an edge tile (v = sum·alpha, + beta·C, + column bias, + row bias), so the bits are the same. The
+// still sums its products over p in order with one FMA each and is merged into C by `bg_merge`, as an edge tile
+// is, so the bits are the same. The
 // 8-float loads of a micro-panel column read 2 floats past it: in the scratch, packed A is followed by the B block.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void blocked_columns_group(long kc, const float *ap, long panels, const float *bp, const int W,
@@ -576,22 +560,16 @@ static void blocked_columns_256(long kc, const float *ap, long rows, const float
         long n = left < G * BG_ROWS_256 ? left : G * BG_ROWS_256;
         for (long r = 0; r < n; r++)
             for (long q = 0; q < w; q++) {
-                // Separate statements: within one expression clang may fuse a·b + c into an FMA here.
-                float *cp = c + (r0 + r) * ldc + q;
-                float v = sums[r * 3 + q] * alpha;
-                float old = beta != 0 ? beta * *cp : 0;
-                v += old;
-                if (colBias) v += colBias[q];
-                if (rowBias) v += rowBias[r0 + r];
-                *cp = v;
+                float scaled = sums[r * 3 + q] * alpha;
+                bg_merge(c + (r0 + r) * ldc + q, scaled, beta, colBias ? colBias + q : NULL,
+                         rowBias ? rowBias + r0 + r : NULL);
             }
     }
 }
 #endif
 
 // Fills the B block for rows pc ..< pc + kc and columns jc ..< jc + nc as panels of `kern->cols` columns.
-struct bg_kernels;
-typedef void (*bg_pack_b)(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc, long nc);
+typedef void (*bg_pack_b)(void *ctx, float *dst, long pc, long kc, long jc, long nc);
 
 // The blocked GEMM's vector kernels of one CPU level: A packing into micro-panels of `rows` rows, B packing
 // into panels of `cols` columns, the rows × cols tile, the B block's columns (the block stays in L2: 1–2 MB
@@ -607,15 +585,22 @@ struct bg_kernels {
     // For an edge panel of at most 3 valid columns: `rows` rows from consecutive micro-panels (or NULL).
     void (*edgeColumns)(long kc, const float *ap, long rows, const float *bp, long w, float *c, long ldc, float alpha,
                         float beta, const float *rowBias, const float *colBias);
+    // The implicit-im2col B block (`struct conv_pack` context), gathered from the image into these panels.
+    bg_pack_b packConv;
     long rows, cols, nc, mc;
 };
 
 #ifdef PG_X86
+__attribute__((target("avx512f"))) static void conv_pack_block(void *ctx, float *dst, long pc, long kc, long jc,
+                                                               long nc);
+__attribute__((target("avx2,fma"))) static void conv_pack_block_256(void *ctx, float *dst, long pc, long kc, long jc,
+                                                                    long nc);
+
 static const struct bg_kernels bg_kernels_512 = {
-    blocked_pack_a, ek_panel_pack, blocked_tile_512, NULL, NULL, PG_ROWS, PG_COLS, BG_NC, 0 };
+    blocked_pack_a, ek_panel_pack, blocked_tile_512, NULL, NULL, conv_pack_block, PG_ROWS, PG_COLS, BG_NC, 0 };
 static const struct bg_kernels bg_kernels_256 = {
-    blocked_pack_a_256, panel_pack_256, blocked_tile_256, blocked_tile_256_narrow, blocked_columns_256, BG_ROWS_256,
-    BG_COLS_256, BG_NC / 2, 120 };
+    blocked_pack_a_256, panel_pack_256, blocked_tile_256, blocked_tile_256_narrow, blocked_columns_256,
+    conv_pack_block_256, BG_ROWS_256, BG_COLS_256, BG_NC / 2, 120 };
 #endif
 
 // The kernels for this CPU, or NULL without AVX2.
@@ -645,12 +630,8 @@ static inline void blocked_tile_at(const struct bg_kernels *kern, long ir, long 
     if (kern->narrowTile && 2 * w <= NR) kern->narrowTile(kc, ap, bp, edge, NR, alpha, 0, NULL, NULL);
     else kern->tile(kc, ap, bp, edge, NR, alpha, 0, NULL, NULL);
     for (long r = 0; r < rows; r++)
-        for (long q = 0; q < w; q++) {
-            float v = edge[r * NR + q] + (bt != 0 ? bt * cp[r * ldc + q] : 0);
-            if (tcb) v += tcb[q];
-            if (trb) v += trb[r];
-            cp[r * ldc + q] = v;
-        }
+        for (long q = 0; q < w; q++)
+            bg_merge(cp + r * ldc + q, edge[r * NR + q], bt, tcb ? tcb + q : NULL, trb ? trb + r : NULL);
 }
 
 static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long n, long k, float alpha,
@@ -665,31 +646,30 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
         float bt = pc == 0 ? beta : 1;
         // The bias joins in the first slab, where C is first written.
         const float *rb = pc == 0 ? rowBias : NULL, *cb = pc == 0 ? colBias : NULL;
-        const float *aslab = apanel;
         for (long ir = 0; ir < m; ir += MR) {
             long rows = m - ir < MR ? m - ir : MR;
             kern->packA(apanel + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
         }
         for (long jc = 0; jc < n; jc += ncBlock) {
             long nc = n - jc < ncBlock ? n - jc : ncBlock;
-            packB(kern, packContext, bblock, pc, kc, jc, nc);
+            packB(packContext, bblock, pc, kc, jc, nc);
             if (mc == 0) {
                 // Each A micro-panel stays in L1 while it sweeps the B block from L2.
                 for (long ir = 0; ir < m; ir += MR)
                     for (long jr = 0; jr < nc; jr += NR)
-                        blocked_tile_at(kern, ir, jr, m, nc, kc, jc, aslab, bblock, edge, c, ldc, alpha, bt, rb, cb);
+                        blocked_tile_at(kern, ir, jr, m, nc, kc, jc, apanel, bblock, edge, c, ldc, alpha, bt, rb, cb);
             } else {
                 // Rows in blocks of mc whose micro-panels stay in L2; each B panel stays in L1 while it meets them.
                 for (long ic = 0; ic < m; ic += mc)
                     for (long jr = 0; jr < nc; jr += NR) {
                         long w = nc - jr < NR ? nc - jr : NR, ie = ic + mc < m ? ic + mc : m;
                         if (kern->edgeColumns && w <= 3) {
-                            kern->edgeColumns(kc, aslab + ic * kc, ie - ic, bblock + jr * kc, w, c + ic * ldc + jc + jr,
+                            kern->edgeColumns(kc, apanel + ic * kc, ie - ic, bblock + jr * kc, w, c + ic * ldc + jc + jr,
                                               ldc, alpha, bt, rb ? rb + ic : NULL, cb ? cb + jc + jr : NULL);
                             continue;
                         }
                         for (long ir = ic; ir < ie; ir += MR)
-                            blocked_tile_at(kern, ir, jr, m, nc, kc, jc, aslab, bblock, edge, c, ldc, alpha, bt,
+                            blocked_tile_at(kern, ir, jr, m, nc, kc, jc, apanel, bblock, edge, c, ldc, alpha, bt,
                                             rb, cb);
                     }
             }
@@ -703,13 +683,17 @@ void ek_gemm_tile(long *rows, long *cols) {
     *cols = kern ? kern->cols : PG_COLS;
 }
 
-// B from memory, row-major or transposed.
-struct bg_matrix { const float *b; long ldb; int transposed; };
+// B from memory, row-major or transposed, packed by the level's packer.
+struct bg_matrix {
+    const float *b;
+    long ldb;
+    int transposed;
+    void (*pack)(float *dst, const float *b, long ldb, long k, long n, int transposed);
+};
 
-static void bg_pack_matrix(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc, long nc) {
+static void bg_pack_matrix(void *ctx, float *dst, long pc, long kc, long jc, long nc) {
     const struct bg_matrix *m = ctx;
-    kern->packB(dst, m->transposed ? m->b + jc * m->ldb + pc : m->b + pc * m->ldb + jc, m->ldb, kc, nc,
-                m->transposed);
+    m->pack(dst, m->transposed ? m->b + jc * m->ldb + pc : m->b + pc * m->ldb + jc, m->ldb, kc, nc, m->transposed);
 }
 
 int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda, const float *b,
@@ -717,7 +701,7 @@ int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const f
 #ifdef PG_X86
     const struct bg_kernels *kern = bg_kernels_for_cpu();
     if (kern) {
-        struct bg_matrix source = { b, ldb, transB };
+        struct bg_matrix source = { b, ldb, transB, kern->packB };
         if (m > 0 && n > 0 && k > 0)
             blocked_gemm(kern, transA, m, n, k, alpha, a, lda, bg_pack_matrix, &source, beta, c, ldc, rowBias,
                          colBias, scratch);
@@ -739,7 +723,7 @@ struct conv_pack {
     long j0;                 // first im2col column of this product
     int *y, *x, *offset;     // per block column: oy·sh, ox·sw, and its image's offset plus iy·width + ix at ky = kx = 0
     long columnsFor;         // the block start the columns describe (−1: none yet)
-    int *run;                // AVX2, per 8 columns: 1 when they lie on one output row, sw apart (see below)
+    int *run;                // AVX2, per 8 columns: where they split into runs on one output row (see below)
 };
 
 // The block's per-column tables (computed once per block, not per slab): its pixels walked with running
@@ -769,9 +753,7 @@ static void conv_columns(struct conv_pack *cp, long jc, long nc, long columns) {
 
 #ifdef PG_X86
 __attribute__((target("avx512f")))
-static void conv_pack_block(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc,
-                            long nc) {
-    (void)kern;
+static void conv_pack_block(void *ctx, float *dst, long pc, long kc, long jc, long nc) {
     struct conv_pack *cp = ctx;
     const ek_conv_source *g = cp->src;
     long panels = (nc + PG_COLS - 1) / PG_COLS;
@@ -801,9 +783,7 @@ static void conv_pack_block(const struct bg_kernels *kern, void *ctx, float *dst
 
 // The same gathers 8 columns at a time with AVX2, into 16-column panels.
 __attribute__((target("avx2,fma")))
-static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float *dst, long pc, long kc, long jc,
-                                long nc) {
-    (void)kern;
+static void conv_pack_block_256(void *ctx, float *dst, long pc, long kc, long jc, long nc) {
     struct conv_pack *cp = ctx;
     const ek_conv_source *g = cp->src;
     long panels = (nc + BG_COLS_256 - 1) / BG_COLS_256;
@@ -831,7 +811,7 @@ static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float 
     long plane = g->height * g->width, taps = g->kh * g->kw;
     // x < n (unsigned) as min(x, n − 1) == x; negative coordinates are huge unsigned values, so out of range too.
     __m256i lastY = _mm256_set1_epi32((int)g->height - 1), lastX = _mm256_set1_epi32((int)g->width - 1);
-    const __m256i seven = pg_mask8(7), lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (long r = pc; r < pc + kc; r++) {
         long ch = r / taps, ky = (r / g->kw) % g->kh, kx = r % g->kw;
         long dy = ky * g->dh - g->padTop, dx = kx * g->dw - g->padLeft;
@@ -848,14 +828,9 @@ static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float 
                                                   && (unsigned long)(cp->x[j + 7] + dx) < (unsigned long)g->width))) {
                     // One run, all inside: plain loads.
                     const float *from = channel + cp->offset[j] + shift;
-                    if (g->sw == 1) {
-                        _mm256_storeu_ps(d + h, _mm256_loadu_ps(from));
-                    } else {
-                        // The even lanes of 15 floats (the second load stops at the last one needed).
-                        __m256 lo = _mm256_loadu_ps(from), hi = _mm256_maskload_ps(from + 8, seven);
-                        __m256 ev = _mm256_shuffle_ps(lo, hi, 0x88);   // lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6
-                        _mm256_storeu_ps(d + h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), 0xD8)));
-                    }
+                    // Stride 2: the even lanes of 15 floats (the second load stops at the last one needed).
+                    _mm256_storeu_ps(d + h, g->sw == 1 ? _mm256_loadu_ps(from)
+                                                        : ek_even_256(_mm256_loadu_ps(from), ek_load_part_256(from + 8, 7)));
                     continue;
                 }
                 if (split > 0 && split < 8) {
@@ -864,16 +839,8 @@ static void conv_pack_block_256(const struct bg_kernels *kern, void *ctx, float 
                     const float *a = channel + cp->offset[j] + shift;
                     const float *b = channel + cp->offset[j + split] + shift - split * g->sw;
                     __m256 second = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lanes, _mm256_set1_epi32(split - 1)));
-                    __m256 va, vb;
-                    if (g->sw == 1) {
-                        va = _mm256_loadu_ps(a);
-                        vb = _mm256_loadu_ps(b);
-                    } else {
-                        __m256 ea = _mm256_shuffle_ps(_mm256_loadu_ps(a), _mm256_loadu_ps(a + 8), 0x88);
-                        __m256 eb = _mm256_shuffle_ps(_mm256_loadu_ps(b), _mm256_loadu_ps(b + 8), 0x88);
-                        va = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ea), 0xD8));
-                        vb = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(eb), 0xD8));
-                    }
+                    __m256 va = g->sw == 1 ? _mm256_loadu_ps(a) : ek_even_256(_mm256_loadu_ps(a), _mm256_loadu_ps(a + 8));
+                    __m256 vb = g->sw == 1 ? _mm256_loadu_ps(b) : ek_even_256(_mm256_loadu_ps(b), _mm256_loadu_ps(b + 8));
                     _mm256_storeu_ps(d + h, _mm256_blendv_ps(va, vb, second));
                     continue;
                 }
@@ -903,7 +870,7 @@ int ek_conv_gemm_supported(const ek_conv_source *src, long columns) {
     long rows = src->outH * src->sh + src->kh * src->dh + src->padTop;
     long reach = src->imageStride * images + rows * src->width + src->outW * src->sw + src->kw * src->dw
         + src->padLeft;
-    return ek_kernel_level() >= 2 && src->imageStride >= 0 && reach < (1L << 30);
+    return bg_kernels_for_cpu() != NULL && src->imageStride >= 0 && reach < (1L << 30);
 #else
     (void)src; (void)columns;
     return 0;
@@ -950,9 +917,8 @@ int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source 
         int *columns = (int *)(scratch + ek_gemm_scratch_floats(m, n, k));
         struct conv_pack pack = { src, j0, columns, columns + BG_NC + PG_COLS, columns + 2 * (BG_NC + PG_COLS), -1,
                                   columns + 3 * (BG_NC + PG_COLS) };
-        int wide = ek_kernel_level() == 3;
-        blocked_gemm(wide ? &bg_kernels_512 : &bg_kernels_256, 0, m, n, k, 1, w, ldw,
-                     wide ? conv_pack_block : conv_pack_block_256, &pack, 0, c, ldc, rowBias, NULL, scratch);
+        const struct bg_kernels *kern = bg_kernels_for_cpu();
+        blocked_gemm(kern, 0, m, n, k, 1, w, ldw, kern->packConv, &pack, 0, c, ldc, rowBias, NULL, scratch);
         return 1;
     }
 #endif

@@ -2,6 +2,7 @@
 #include "EngineKernels.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "simd_helpers.h"
 #define WINO_X86 1
 #endif
 
@@ -173,23 +174,14 @@ static void wino_input_16(float *v, long xiStride, const float *x0, long W) {
 #endif
 
 #ifdef WINO_X86
-// The even and odd lanes of 16 floats from r (AVX2): a0 a2 … a14 and a1 a3 … a15.
-__attribute__((target("avx2,fma"), always_inline))
-static inline void wino_split_256(const float *r, __m256 *even, __m256 *odd) {
-    __m256 a = _mm256_loadu_ps(r), b = _mm256_loadu_ps(r + 8);
-    __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);   // a0 a2 b0 b2 | a4 a6 b4 b6
-    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
-    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
-}
-
 // 8 tiles whose 4 rows × 18 columns (from x0) lie inside the image (AVX2; the same sums as `wino_input_tile`).
 __attribute__((target("avx2,fma")))
 static void wino_input_8(float *v, long xiStride, const float *x0, long W) {
     __m256 d[4][4];
     for (int i = 0; i < 4; i++) {
         const float *r = x0 + i * W;
-        wino_split_256(r, &d[i][0], &d[i][1]);
-        wino_split_256(r + 2, &d[i][2], &d[i][3]);
+        ek_even_odd_256(_mm256_loadu_ps(r), _mm256_loadu_ps(r + 8), &d[i][0], &d[i][1]);
+        ek_even_odd_256(_mm256_loadu_ps(r + 2), _mm256_loadu_ps(r + 10), &d[i][2], &d[i][3]);
     }
     __m256 s[4][4];
     for (int j = 0; j < 4; j++) {
@@ -296,10 +288,11 @@ static void wino_output_8(float *y0, long outW, const float *m, long xiStride, f
     for (int i = 0; i < 2; i++) {
         __m256 e = _mm256_add_ps(b, _mm256_add_ps(_mm256_add_ps(s[i][0], s[i][1]), s[i][2]));
         __m256 o = _mm256_add_ps(b, _mm256_sub_ps(_mm256_sub_ps(s[i][1], s[i][2]), s[i][3]));
-        __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);   // e0 o0 e1 o1 | e4 o4 e5 o5 …
+        __m256 l, h;
+        ek_interleave_256(e, o, &l, &h);
         float *row = y0 + i * outW;
-        _mm256_storeu_ps(row, _mm256_permute2f128_ps(lo, hi, 0x20));
-        _mm256_storeu_ps(row + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+        _mm256_storeu_ps(row, l);
+        _mm256_storeu_ps(row + 8, h);
     }
 }
 #endif

@@ -133,7 +133,8 @@ void ek_conv_pad(const ek_conv_source *src, float *dst, long c0, long c1);
 /// Floats of (64-byte aligned) scratch `ek_conv_gemm` needs for an m × n product of depth k.
 long ek_conv_gemm_scratch_floats(long m, long n, long k);
 
-/// Whether `ek_conv_gemm` runs on columns 0 ..< columns of `src` (an AVX-512 CPU, and offsets within 32 bits).
+/// Whether `ek_conv_gemm` runs on columns 0 ..< columns of `src` (an AVX2 or AVX-512 CPU, and offsets within 32
+/// bits).
 int ek_conv_gemm_supported(const ek_conv_source *src, long columns);
 
 /// c[i*ldc + j] = sum_p w[i*ldw + p] · col(p, j0 + j) (+ rowBias[i]) for i < m, j < n, where col is the im2col
@@ -147,7 +148,7 @@ int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source 
 
 /// Direct convolution of one image (`src`, its first im2col columns) for m ≤ EK_CONV_FEW_MAX output channels:
 /// out[o·outH·outW + p] = (bias ? bias[o] : 0) + sum_r w[o·k + r] · col(r, p) for output pixels p0 ≤ p < p1,
-/// k = channels·kh·kw, summed in r order. Returns 0 (writing nothing) without AVX-512, for more channels or
+/// k = channels·kh·kw, summed in r order. Returns 0 (writing nothing) without AVX2, for more channels or
 /// kernels wider than 64 columns.
 int ek_conv_few(const ek_conv_source *src, const float *w, long m, const float *bias, float *out, long p0, long p1);
 

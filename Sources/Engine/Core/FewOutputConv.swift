@@ -1,7 +1,4 @@
 import CEngineKernels
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Convolutions with at most `EK_CONV_FEW_MAX` output channels per group (RGB heads) as a direct kernel
 /// (`ek_conv_few`) instead of a GEMM that would pad them to a 12-row micro-panel and gather every im2col element
@@ -9,12 +6,8 @@ import Glibc
 enum FewOutputConv {
     static let maxChannels = Int(EK_CONV_FEW_MAX)
 
-    /// Whether the direct kernel runs (it has AVX-512 and AVX2+FMA forms; `GANKIT_GEMM=openblas` turns it off for
-    /// comparisons, as it does the blocked GEMM).
-    static let enabled: Bool = {
-        if let v = getenv("GANKIT_GEMM"), String(cString: v) == "openblas" { return false }
-        return ek_kernel_level() >= 2
-    }()
+    /// Whether the direct kernel runs: where the blocked GEMM does (AVX-512 or AVX2, not `GANKIT_GEMM=openblas`).
+    static var enabled: Bool { BlockedGEMM.enabled }
 
     /// Runs the convolution and returns true, or returns false (writing nothing) when the kernel does not apply.
     static func convolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
