@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// A flat run of bytes that tensors view: either a region of a memory-mapped file (zero-copy) or memory this
 /// process owns (64-byte aligned, freed when the last view goes away).
@@ -14,6 +15,7 @@ public final class Storage: @unchecked Sendable {
 
     public let bytes: UnsafeRawBufferPointer
     public let backing: Backing
+    private let frozenState = Atomic<Bool>(false)
 
     /// A view of `range` of a mapped file; the range is checked against the file size.
     public init(mapped file: MappedFile, range: Range<Int>) throws {
@@ -57,9 +59,22 @@ public final class Storage: @unchecked Sendable {
     public var count: Int { bytes.count }
     public var isMapped: Bool { if case .mapped = backing { return true } else { return false } }
 
-    /// Writable access; only owned storages may be written.
+    /// Whether the bytes can no longer change: a mapped file (read-only), or owned memory that was `freeze()`d.
+    /// The engine keeps forms derived from frozen storages (weights packed for its GEMM) from call to call.
+    public var isFrozen: Bool { isMapped || frozenState.load(ordering: .acquiring) }
+
+    /// Owned memory that is not frozen: `mutableBytes` may write it.
+    public var isWritable: Bool { !isFrozen }
+
+    /// Makes the bytes read-only from now on (model parameters, once bound): `mutableBytes` then traps, and the
+    /// engine may cache what it derives from them. A pointer taken from `mutableBytes` before must not be written
+    /// after.
+    public func freeze() { frozenState.store(true, ordering: .releasing) }
+
+    /// Writable access; only owned storages that are not frozen may be written.
     public var mutableBytes: UnsafeMutableRawBufferPointer {
         precondition(!isMapped, "mapped storages are read-only")
+        precondition(!frozenState.load(ordering: .relaxed), "frozen storages (bound model parameters) are read-only")
         return UnsafeMutableRawBufferPointer(mutating: bytes)
     }
 

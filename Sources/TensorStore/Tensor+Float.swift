@@ -34,7 +34,8 @@ extension Tensor {
 
     /// Write access to the elements of a contiguous f32 tensor in owned memory (engine outputs).
     public var mutableFloats: UnsafeMutableBufferPointer<Float> {
-        precondition(dtype == .f32 && isContiguous && !storage.isMapped, "mutableFloats needs an owned contiguous f32 tensor")
+        precondition(dtype == .f32 && isContiguous && storage.isWritable,
+                     "mutableFloats needs an owned, unfrozen, contiguous f32 tensor")
         let n = elementCount
         let p = (storage.mutableBytes.baseAddress! + offset * 4).assumingMemoryBound(to: Float.self)
         return UnsafeMutableBufferPointer(start: p, count: n)

@@ -68,6 +68,14 @@ public struct Tensor: @unchecked Sendable {
         }
     }
 
+    /// This tensor, its storage frozen (`Storage.freeze`): read-only from now on, as bound model parameters are,
+    /// so the engine may keep forms derived from it across calls.
+    @discardableResult
+    public func frozen() -> Tensor {
+        storage.freeze()
+        return self
+    }
+
     public static func contiguousStrides(_ shape: [Int]) -> [Int] {
         var strides = [Int](repeating: 1, count: shape.count)
         var acc = 1

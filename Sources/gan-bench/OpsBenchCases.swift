@@ -116,7 +116,9 @@ enum OpsBenchRunner {
                   padding: Int? = nil) {
             guard want("conv2d") else { return }
             let pad = padding ?? k / 2
-            let x = random([batch, cin, h, w]), wt = random([cout, cin, k, k], scale: 0.05), b = random([cout])
+            // Weights and biases frozen as a model's bound parameters are (their packed forms are kept).
+            let x = random([batch, cin, h, w]), wt = random([cout, cin, k, k], scale: 0.05).frozen()
+            let b = random([cout]).frozen()
             let oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
             var params = [("kernel", k), ("cin", cin), ("cout", cout), ("height", h), ("width", w), ("batch", batch)]
             if stride != 1 { params.append(("stride", stride)) }
@@ -142,7 +144,7 @@ enum OpsBenchRunner {
 
         func linear(_ batch: Int, _ inF: Int, _ outF: Int) {
             guard want("linear") else { return }
-            let x = random([batch, inF]), w = random([outF, inF], scale: 0.05), b = random([outF])
+            let x = random([batch, inF]), w = random([outF, inF], scale: 0.05).frozen(), b = random([outF]).frozen()
             list.append(OpsBenchCase(op: "linear", params: [("batch", batch), ("in", inF), ("out", outF)],
                                      flops: 2 * Double(batch * inF * outF),
                                      bytes: 4 * Double(batch * inF + inF * outF + batch * outF), run: {
@@ -156,7 +158,7 @@ enum OpsBenchRunner {
 
         if want("conv_transpose2d") {  // conv_transpose2d as in DCGAN / StyleGAN2 up-convs
             let (cin, cout, h) = (512, 256, 32)
-            let x = random([1, cin, h, h]), w = random([cin, cout, 4, 4], scale: 0.05)
+            let x = random([1, cin, h, h]), w = random([cin, cout, 4, 4], scale: 0.05).frozen()
             let oh = 2 * h
             list.append(OpsBenchCase(op: "conv_transpose2d", params: [("kernel", 4), ("cin", cin), ("cout", cout),
                                                                       ("height", h), ("width", h), ("batch", 1), ("stride", 2)],

@@ -143,6 +143,24 @@ int ek_conv_gemm_supported(const ek_conv_source *src, long columns);
 int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source *src, long j0, float *c, long ldc,
                  const float *rowBias, float *scratch);
 
+/// Rows of the packed form of an m-row A (`ek_gemm_pack_a`): m rounded up to the blocked GEMM's tile rows (0
+/// without AVX2).
+long ek_gemm_packed_rows(long m);
+
+/// Floats of the packed form of an m × k A (`ek_gemm_pack_a`), slack included.
+long ek_gemm_packed_floats(long m, long k);
+
+/// Packs rows r0 ..< r1 (r0 a multiple of the tile's rows, r1 one too or ≥ m) of the row-major m × k matrix a into
+/// `packed` (`ek_gemm_packed_floats(m, k)` floats): the micro-panels `ek_conv_gemm` would pack on every call, for
+/// every depth slab. Disjoint row ranges may be packed on different threads.
+void ek_gemm_pack_a(const float *a, long lda, long m, long k, long r0, long r1, float *packed);
+
+/// `ek_conv_gemm` with the weight packed ahead (`ek_gemm_pack_a` of all `packedRows`-padded rows): this product's
+/// m rows are rows row0 ..< row0 + m of it (row0 a multiple of the tile's rows). Same sums, same bits. Returns 0
+/// when it cannot run (then call `ek_conv_gemm`).
+int ek_conv_gemm_packed(long m, long n, const float *packed, long packedRows, long row0, const ek_conv_source *src,
+                        long j0, float *c, long ldc, const float *rowBias, float *scratch);
+
 /// The most output channels `ek_conv_few` takes.
 #define EK_CONV_FEW_MAX 6
 

@@ -1,7 +1,8 @@
 import CEngineKernels
+import TensorStore
 
 /// A convolution as one blocked GEMM whose B operand, the im2col matrix, is gathered from the image while it is
-/// packed (`ek_conv_gemm`): no im2col buffer is written or read back. On AVX-512 CPUs, unless
+/// packed (`ek_conv_gemm`): no im2col buffer is written or read back. On AVX2 and AVX-512 CPUs, unless
 /// `GANKIT_GEMM=openblas`; elsewhere callers build im2col and use `parallelSgemm`.
 enum ImplicitConvGEMM {
     /// The image(s) at `x` as `ek_conv_gemm` sees them: the im2col columns of image 0, then image 1, … (images
@@ -43,17 +44,23 @@ enum ImplicitConvGEMM {
 
     /// `c[i·ldc + j] = Σ_p weight[i·ldw + p]·col(p, j0 + j) + bias[i]` for i < m, j < n, cut into `parts` pieces on
     /// the worker pool as `blockedSgemm` cuts (`forEachGEMMPiece`), so the result does not depend on `parts`. The
-    /// caller checks `available` first.
-    static func multiply(m: Int, n: Int, weight: UnsafePointer<Float>, ldw: Int, source: ek_conv_source, j0: Int = 0,
-                         c: UnsafeMutablePointer<Float>, ldc: Int, bias: UnsafePointer<Float>?, parts: Int) {
+    /// caller checks `available` first. `packed`: the same weight packed ahead (`PackedMatrix.group`, `packedRows`
+    /// rows), which the pieces read instead of packing it; same sums, same bits.
+    static func multiply(m: Int, n: Int, weight: UnsafePointer<Float>, ldw: Int, packed: UnsafePointer<Float>? = nil,
+                         packedRows: Int = 0, source: ek_conv_source, j0: Int = 0, c: UnsafeMutablePointer<Float>,
+                         ldc: Int, bias: UnsafePointer<Float>?, parts: Int) {
         guard m > 0, n > 0 else { return }
         let k = Int(source.channels * source.kh * source.kw)
         forEachGEMMPiece(m: m, n: n, parts: parts) { rows, cols in
             var s = source
             Scratch.withBuffer(ek_conv_gemm_scratch_floats(rows.count, cols.count, k)) { scratch in
+                let dst = c + rows.lowerBound * ldc + cols.lowerBound, rowBias = bias.map { $0 + rows.lowerBound }
+                if let packed, ek_conv_gemm_packed(rows.count, cols.count, packed, packedRows, rows.lowerBound, &s,
+                                                   j0 + cols.lowerBound, dst, ldc, rowBias, scratch) != 0 {
+                    return
+                }
                 _ = ek_conv_gemm(rows.count, cols.count, weight + rows.lowerBound * ldw, ldw, &s, j0 + cols.lowerBound,
-                                 c + rows.lowerBound * ldc + cols.lowerBound, ldc, bias.map { $0 + rows.lowerBound },
-                                 scratch)
+                                 dst, ldc, rowBias, scratch)
             }
         }
     }
@@ -64,12 +71,19 @@ extension ImplicitConvGEMM {
     /// unavailable. Small planes of a batch (groups = 1) go side by side in one product, so 4×4 and 8×8 planes do
     /// not leave most of a 32-column panel empty; their products are then scattered to NCHW with the bias. Other
     /// planes are one product each: on all cores, or one per core when there are many small ones.
+    /// `weightTensor`: the tensor `weight` points into; when frozen, its packed form is kept across calls
+    /// (`PackedWeights`).
     static func convolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
-                         outChannels o: Int, bias: UnsafePointer<Float>?, groups: Int, geometry geo: ConvGeometry,
-                         out: UnsafeMutablePointer<Float>) -> Bool {
+                         weightTensor: Tensor? = nil, outChannels o: Int, bias: UnsafePointer<Float>?, groups: Int,
+                         geometry geo: ConvGeometry, out: UnsafeMutablePointer<Float>) -> Bool {
         let og = o / groups, k = geo.rows, p = geo.cols, inPlane = geo.height * geo.width
         let cores = Parallel.coreCount
         guard available(source(x, geo), columns: p) else { return false }
+        let packed = weightTensor.flatMap {
+            PackedWeights.shared.matrix(for: $0, base: weight, rows: og, depth: k, groups: groups)
+        }
+        let packedRows = packed?.packedRows ?? 0
+        defer { withExtendedLifetime(packed) {} }
         if groups == 1 && batch > 1 && p < sideBySideBelow {
             let perBlock = min(batch, max(1, sideBySideColumns / p))
             let whole = source(x, geo, imageStride: c * inPlane)
@@ -78,8 +92,9 @@ extension ImplicitConvGEMM {
                     var b0 = 0
                     while b0 < batch {
                         let nb = min(perBlock, batch - b0), cols = nb * p
-                        multiply(m: og, n: cols, weight: weight, ldw: k, source: source(x + b0 * c * inPlane, geo,
-                                                                                        imageStride: c * inPlane),
+                        multiply(m: og, n: cols, weight: weight, ldw: k, packed: packed?.group(0),
+                                 packedRows: packedRows,
+                                 source: source(x + b0 * c * inPlane, geo, imageStride: c * inPlane),
                                  c: prod, ldc: cols, bias: nil, parts: cores)
                         scatterSideBySide(prod, images: nb, channels: og, pixels: p, bias: bias,
                                           into: out + b0 * o * p)
@@ -94,8 +109,9 @@ extension ImplicitConvGEMM {
         func item(_ t: Int, parts: Int) {
             let b = t / groups, gi = t % groups
             withGatherSource(source(x + (b * c + gi * geo.channels) * inPlane, geo)) { src in
-                multiply(m: og, n: p, weight: weight + gi * og * k, ldw: k, source: src, c: out + (b * o + gi * og) * p,
-                         ldc: p, bias: bias.map { $0 + gi * og }, parts: parts)
+                multiply(m: og, n: p, weight: weight + gi * og * k, ldw: k, packed: packed?.group(gi),
+                         packedRows: packedRows, source: src, c: out + (b * o + gi * og) * p, ldc: p,
+                         bias: bias.map { $0 + gi * og }, parts: parts)
             }
         }
         if items >= 2 * cores && work < BLASThreading.wideWork {

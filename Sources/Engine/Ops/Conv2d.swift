@@ -154,16 +154,20 @@ extension Ops {
         let xi = Input(x), wi = Input(weight), bi = bias.map(Input.init)
         defer { keepAlive(xi, wi, bi as Any) }
         let out = Tensor.uninitializedF32([n, o, outH, outW])
-        convolve(x: xi.base, batch: n, inChannels: c, weight: wi.base, outChannels: o, bias: bi?.base,
-                 groups: groups, geometry: geo, out: out.mutableBase, tuning: tuning)
+        // A frozen weight (a bound parameter) read where it is stored may keep its GEMM-packed form across calls.
+        convolve(x: xi.base, batch: n, inChannels: c, weight: wi.base,
+                 weightTensor: wi.tensor.storage === weight.storage ? weight : nil, outChannels: o,
+                 bias: bi?.base, groups: groups, geometry: geo, out: out.mutableBase, tuning: tuning)
         return out
     }
 
-    /// The conv2d kernel on raw buffers (also used by modulated and resampling convs).
+    /// The conv2d kernel on raw buffers (also used by modulated and resampling convs). `weightTensor`: the tensor
+    /// `weight` points into, when it does (its packed form may then be cached, `PackedWeights`).
     @usableFromInline
     static func convolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
-                         outChannels o: Int, bias: UnsafePointer<Float>?, groups: Int, geometry geo: ConvGeometry,
-                         out: UnsafeMutablePointer<Float>, tuning: ConvTuning = .standard) {
+                         weightTensor: Tensor? = nil, outChannels o: Int, bias: UnsafePointer<Float>?,
+                         groups: Int, geometry geo: ConvGeometry, out: UnsafeMutablePointer<Float>,
+                         tuning: ConvTuning = .standard) {
         _ = BLASThreading.pinned
         let og = o / groups
         let k = geo.rows, p = geo.cols
@@ -192,8 +196,8 @@ extension Ops {
             return
         }
         if tuning.implicitIm2col && !direct
-            && ImplicitConvGEMM.convolve(x: x, batch: batch, inChannels: c, weight: weight, outChannels: o, bias: bias,
-                                         groups: groups, geometry: geo, out: out) {
+            && ImplicitConvGEMM.convolve(x: x, batch: batch, inChannels: c, weight: weight, weightTensor: weightTensor,
+                                         outChannels: o, bias: bias, groups: groups, geometry: geo, out: out) {
             return
         }
         // Without AVX-512 (or with `GANKIT_GEMM=openblas`) the im2col matrix is built, in one of three ways.

@@ -27,7 +27,7 @@ enum BigGANKernels {
             }
         }
         let src = x.toFloat32()
-        let writable = inPlace && src.dtype == .f32 && src.isContiguous && !src.storage.isMapped
+        let writable = inPlace && src.dtype == .f32 && src.isContiguous && src.storage.isWritable
         let out = writable ? src : try Tensor(storage: Storage.uninitialized(byteCount: x.elementCount * 4), dtype: .f32, shape: x.shape)
         let inBase = (src.storage.bytes.baseAddress! + src.offset * 4).assumingMemoryBound(to: Float.self)
         let outBase = out.mutableFloats.baseAddress!

@@ -67,7 +67,8 @@ public final class ParameterBinder {
             mismatched.append(.init(name: name, source: sourceName, expected: shape, found: value.shape))
             return Tensor(zeros: shape)
         }
-        bound[name] = value
+        // Bound parameters are read-only: the engine may keep their packed forms from call to call.
+        bound[name] = value.frozen()
         return value
     }
 

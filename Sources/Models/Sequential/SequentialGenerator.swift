@@ -164,7 +164,7 @@ public final class SequentialGenerator: Generator {
             let w = weights[i]
             if skipNext { skipNext = false; continue }
             // Untraced runs: a batch norm and the activation after it in one in-place pass; lone activations in place.
-            if trace == nil && owned && x.dtype == .f32 && x.isContiguous && !x.storage.isMapped {
+            if trace == nil && owned && x.dtype == .f32 && x.isContiguous && x.storage.isWritable {
                 if case .batchNorm = layer, let folded = foldedNorms[i], i + 1 < resolved.count,
                    case let .activation(act) = resolved[i + 1] {
                     try SequentialKernels.affineActivationInPlace(x, scale: folded.scale, shift: folded.shift, activation: act)
