@@ -790,6 +790,7 @@ static void conv_pack_block(void *ctx, float *dst, long pc, long kc, long jc, lo
 }
 
 // The same gathers 8 columns at a time with AVX2, into 16-column panels.
+#define RUN_PAST 16
 __attribute__((target("avx2,fma")))
 static void conv_pack_block_256(void *ctx, float *dst, long pc, long kc, long jc, long nc) {
     struct conv_pack *cp = ctx;
@@ -801,64 +802,99 @@ static void conv_pack_block_256(void *ctx, float *dst, long pc, long kc, long jc
         // to another row or image). Such a run is sw floats apart in every kernel row: plain loads (and, for
         // sw = 2, a shuffle) instead of a gather, which is slow on Zen 3. run = q: lanes 0 ..< q and q ..< 8 are
         // two runs (q = 8: one); 0: gather. Two runs need a guarded (zero-padded) image, whose windows never
-        // leave it: their loads read past a run's lanes. Columns past the product never run.
-        int two = g->guarded != 0;
+        // leave it: their loads read past a run's lanes. So do the groups the product ends in (a guarded image):
+        // q = −v, one run of v lanes, zeros after; RUN_PAST: no lane in the product (zeros).
+        int guarded = g->guarded != 0;
         for (long j = 0; j < panels * BG_COLS_256; j += 8) {
-            int q = 0;
-            if (g->sw <= 2 && j + 8 <= nc) {
+            int q = 0, valid = nc - j < 8 ? (int)(nc - j) : 8;
+            if (valid <= 0) {
+                q = RUN_PAST;
+            } else if (g->sw <= 2 && (valid == 8 || guarded)) {
                 int sw = (int)g->sw, l = 1;
-                while (l < 8 && cp->x[j + l] - cp->x[j] == l * sw && cp->offset[j + l] - cp->offset[j] == l * sw) l++;
+                while (l < valid && cp->x[j + l] - cp->x[j] == l * sw && cp->offset[j + l] - cp->offset[j] == l * sw)
+                    l++;
                 int split = l;
-                while (two && l < 8 && cp->x[j + l] - cp->x[j + split] == (l - split) * sw
+                while (guarded && l < valid && cp->x[j + l] - cp->x[j + split] == (l - split) * sw
                        && cp->offset[j + l] - cp->offset[j + split] == (l - split) * sw) l++;
-                if (l == 8) q = split;
+                if (valid < 8) q = split == valid ? -valid : 0;
+                else if (l == 8) q = split;
             }
             cp->run[j / 8] = q;
         }
     }
-    long plane = g->height * g->width, taps = g->kh * g->kw;
-    // x < n (unsigned) as min(x, n − 1) == x; negative coordinates are huge unsigned values, so out of range too.
-    __m256i lastY = _mm256_set1_epi32((int)g->height - 1), lastX = _mm256_set1_epi32((int)g->width - 1);
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    long half = g->height * g->width, plane = g->phases == 2 ? 2 * half : half, taps = g->kh * g->kw;
+    // Per slab row: the offset of its window's start from the image's (channel plane + dy·width + dx), dy, dx;
+    // with phases, column dx of the copy is column dx / 2 of its even (dx even) or odd half.
+    long rowShift[BG_KC];
+    int rowDy[BG_KC], rowDx[BG_KC];
     for (long r = pc; r < pc + kc; r++) {
         long ch = r / taps, ky = (r / g->kw) % g->kh, kx = r % g->kw;
         long dy = ky * g->dh - g->padTop, dx = kx * g->dw - g->padLeft;
-        __m256i vdy = _mm256_set1_epi32((int)dy), vdx = _mm256_set1_epi32((int)dx);
-        long shift = dy * g->width + dx;
-        const float *channel = g->x + ch * plane;
-        float *d = dst + (r - pc) * BG_COLS_256;
-        for (long q = 0; q < panels; q++, d += kc * BG_COLS_256) {
+        if (g->phases == 2) {
+            rowShift[r - pc] = ch * plane + (dx & 1) * half + dy * g->width + (dx >> 1);
+            dx >>= 1;
+        } else {
+            rowShift[r - pc] = ch * plane + dy * g->width + dx;
+        }
+        rowDy[r - pc] = (int)dy;
+        rowDx[r - pc] = (int)dx;
+    }
+    // x < n (unsigned) as min(x, n − 1) == x; negative coordinates are huge unsigned values, so out of range too.
+    __m256i lastY = _mm256_set1_epi32((int)g->height - 1), lastX = _mm256_set1_epi32((int)g->width - 1);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    // Panel after panel, each written row after row (16 KB, in L1): walking all panels per row instead wrote 9+
+    // streams 16 KB apart, which share L1 sets and evicted each other.
+    for (long q = 0; q < panels; q++) {
+        float *d = dst + q * kc * BG_COLS_256;
+        for (long r = 0; r < kc; r++, d += BG_COLS_256) {
+            const float *row = g->x + rowShift[r];
             for (int h = 0; h < BG_COLS_256; h += 8) {
                 long j = q * BG_COLS_256 + h;
                 int split = cp->run[j / 8];
-                if (split == 8 && (g->guarded || ((unsigned long)(cp->y[j] + dy) < (unsigned long)g->height
-                                                  && (unsigned long)(cp->x[j] + dx) < (unsigned long)g->width
-                                                  && (unsigned long)(cp->x[j + 7] + dx) < (unsigned long)g->width))) {
+                if (split == RUN_PAST) {
+                    _mm256_storeu_ps(d + h, _mm256_setzero_ps());
+                    continue;
+                }
+                if (split < 0) {
+                    // The product's last columns, one run in a guarded image: its lanes, then zeros.
+                    const float *from = row + cp->offset[j];
+                    __m256 v = g->sw == 1 ? _mm256_loadu_ps(from)
+                                          : ek_even_256(_mm256_loadu_ps(from), _mm256_loadu_ps(from + 8));
+                    _mm256_storeu_ps(d + h, _mm256_and_ps(v, _mm256_castsi256_ps(EK_MASK8(-split))));
+                    continue;
+                }
+                if (split == 8 && (g->guarded || ((unsigned long)(cp->y[j] + rowDy[r]) < (unsigned long)g->height
+                                                  && (unsigned long)(cp->x[j] + rowDx[r]) < (unsigned long)g->width
+                                                  && (unsigned long)(cp->x[j + 7] + rowDx[r]) < (unsigned long)g->width))) {
                     // One run, all inside: plain loads.
-                    const float *from = channel + cp->offset[j] + shift;
-                    // Stride 2: the even lanes of 15 floats (the second load stops at the last one needed).
+                    const float *from = row + cp->offset[j];
+                    // Stride 2: the even lanes of 15 floats (the second load stops at the last one needed,
+                    // unless the image is guarded: then the float after it may be read).
                     _mm256_storeu_ps(d + h, g->sw == 1 ? _mm256_loadu_ps(from)
-                                                        : ek_even_256(_mm256_loadu_ps(from), ek_load_part_256(from + 8, 7)));
+                                                        : ek_even_256(_mm256_loadu_ps(from),
+                                                                      g->guarded ? _mm256_loadu_ps(from + 8)
+                                                                                 : ek_load_part_256(from + 8, 7)));
                     continue;
                 }
                 if (split > 0 && split < 8) {
                     // Two runs in a guarded image: each loaded from where its lane 0 would be (reading up to 15
                     // floats past or 14 before its own lanes), blended at lane `split`.
-                    const float *a = channel + cp->offset[j] + shift;
-                    const float *b = channel + cp->offset[j + split] + shift - split * g->sw;
+                    const float *a = row + cp->offset[j];
+                    const float *b = row + cp->offset[j + split] - split * g->sw;
                     __m256 second = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lanes, _mm256_set1_epi32(split - 1)));
                     __m256 va = g->sw == 1 ? _mm256_loadu_ps(a) : ek_even_256(_mm256_loadu_ps(a), _mm256_loadu_ps(a + 8));
                     __m256 vb = g->sw == 1 ? _mm256_loadu_ps(b) : ek_even_256(_mm256_loadu_ps(b), _mm256_loadu_ps(b + 8));
                     _mm256_storeu_ps(d + h, _mm256_blendv_ps(va, vb, second));
                     continue;
                 }
-                __m256i iy = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->y + j)), vdy);
-                __m256i ix = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->x + j)), vdx);
+                __m256i iy = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->y + j)),
+                                              _mm256_set1_epi32(rowDy[r]));
+                __m256i ix = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->x + j)),
+                                              _mm256_set1_epi32(rowDx[r]));
                 __m256i in = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_min_epu32(iy, lastY), iy),
                                               _mm256_cmpeq_epi32(_mm256_min_epu32(ix, lastX), ix));
-                __m256i index = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->offset + j)),
-                                                 _mm256_set1_epi32((int)shift));
-                _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), channel, index,
+                _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), row,
+                                                                 _mm256_loadu_si256((const __m256i *)(cp->offset + j)),
                                                                  _mm256_castsi256_ps(in), 4));
             }
         }
@@ -877,8 +913,11 @@ int ek_conv_gemm_supported(const ek_conv_source *src, long columns) {
     long images = (columns + src->outH * src->outW - 1) / (src->outH * src->outW);
     long rows = src->outH * src->sh + src->kh * src->dh + src->padTop;
     long reach = src->imageStride * images + rows * src->width + src->outW * src->sw + src->kw * src->dw
-        + src->padLeft;
-    return bg_kernels_for_cpu() != NULL && src->imageStride >= 0 && reach < (1L << 30);
+        + src->padLeft + (src->phases == 2 ? src->height * src->width : 0);
+    const struct bg_kernels *kern = bg_kernels_for_cpu();
+    // Only the AVX2 packer reads copies split into phases (only it asks for them, `ek_conv_prefers_padded`).
+    if (src->phases == 2 && (!kern || kern->packConv != conv_pack_block_256)) return 0;
+    return kern != NULL && src->imageStride >= 0 && reach < (1L << 30);
 #else
     (void)src; (void)columns;
     return 0;
@@ -889,19 +928,90 @@ int ek_conv_prefers_padded(const ek_conv_source *src) {
     return ek_kernel_level() == 2 && src->guarded == 0 && src->sw <= 2 && (src->padTop > 0 || src->padLeft > 0);
 }
 
-void ek_conv_padded_size(const ek_conv_source *src, long *height, long *width) {
+#ifdef PG_X86
+// conv_pad_split's vector part: 8 outputs of each at a time; returns how many it wrote.
+__attribute__((target("avx2,fma")))
+static long conv_pad_split_256(const float *line, long n, float *even, float *odd) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e, o;
+        ek_even_odd_256(_mm256_loadu_ps(line + 2 * i), _mm256_loadu_ps(line + 2 * i + 8), &e, &o);
+        _mm256_storeu_ps(even + i, e);
+        _mm256_storeu_ps(odd + i, o);
+    }
+    return i;
+}
+#endif
+
+// Rows and columns of the zero-padded copy (every window inside), before any split into phases.
+static void conv_padded_size(const ek_conv_source *src, long *height, long *width) {
     *height = (src->outH - 1) * src->sh + (src->kh - 1) * src->dh + 1;
     *width = (src->outW - 1) * src->sw + (src->kw - 1) * src->dw + 1;
 }
 
+long ek_conv_padded_plane(const ek_conv_source *src) {
+    long hp, wp;
+    conv_padded_size(src, &hp, &wp);
+    return src->sw == 2 ? 2 * hp * ((wp + 1) / 2) : hp * wp;
+}
+
+ek_conv_source ek_conv_padded_source(const ek_conv_source *src, const float *x) {
+    ek_conv_source s = *src;
+    conv_padded_size(src, &s.height, &s.width);
+    s.x = x;
+    s.imageStride = 0;
+    s.padTop = s.padLeft = 0;
+    s.guarded = 1;
+    s.phases = 0;
+    if (src->sw == 2) {
+        s.phases = 2;
+        s.width = (s.width + 1) / 2;
+        s.sw = 1;
+    }
+    return s;
+}
+
+// even[i] = line[2i], odd[i] = line[2i + 1] for i < n.
+static void conv_pad_split(const float *line, long n, float *even, float *odd) {
+    long i = 0;
+#ifdef PG_X86
+    if (ek_kernel_level() >= 2) i = conv_pad_split_256(line, n, even, odd);
+#endif
+    for (; i < n; i++) {
+        even[i] = line[2 * i];
+        odd[i] = line[2 * i + 1];
+    }
+}
+
 void ek_conv_pad(const ek_conv_source *src, float *dst, long c0, long c1) {
     long hp, wp;
-    ek_conv_padded_size(src, &hp, &wp);
+    conv_padded_size(src, &hp, &wp);
+    long plane = ek_conv_padded_plane(src);
     // Padded row r, column x hold image row r − padTop, column x − padLeft (zero outside the image).
     long x0 = src->padLeft, x1 = src->width + src->padLeft < wp ? src->width + src->padLeft : wp;
+    if (src->sw == 2) {
+        // Column x goes to column x / 2 of the even half or of the odd half (one plane of hp × wh further on):
+        // each padded row is built in `line`, then split.
+        long wh = (wp + 1) / 2;
+        float stackLine[512], *line = 2 * wh <= 512 ? stackLine : malloc((size_t)(2 * wh) * sizeof(float));
+        if (!line) return;
+        for (long c = c0; c < c1; c++) {
+            const float *image = src->x + c * src->height * src->width;
+            float *even = dst + c * plane, *odd = even + hp * wh;
+            for (long r = 0; r < hp; r++) {
+                long iy = r - src->padTop;
+                memset(line, 0, (size_t)(2 * wh) * sizeof(float));
+                if (iy >= 0 && iy < src->height && x1 > x0)
+                    memcpy(line + x0, image + iy * src->width, (size_t)(x1 - x0) * sizeof(float));
+                conv_pad_split(line, wh, even + r * wh, odd + r * wh);
+            }
+        }
+        if (line != stackLine) free(line);
+        return;
+    }
     for (long c = c0; c < c1; c++) {
-        const float *plane = src->x + c * src->height * src->width;
-        float *out = dst + c * hp * wp;
+        const float *image = src->x + c * src->height * src->width;
+        float *out = dst + c * plane;
         for (long r = 0; r < hp; r++) {
             float *row = out + r * wp;
             long iy = r - src->padTop;
@@ -910,7 +1020,7 @@ void ek_conv_pad(const ek_conv_source *src, float *dst, long c0, long c1) {
                 continue;
             }
             if (x0 > 0) memset(row, 0, (size_t)x0 * sizeof(float));
-            memcpy(row + x0, plane + iy * src->width, (size_t)(x1 - x0) * sizeof(float));
+            memcpy(row + x0, image + iy * src->width, (size_t)(x1 - x0) * sizeof(float));
             if (x1 < wp) memset(row + x1, 0, (size_t)(wp - x1) * sizeof(float));
         }
     }

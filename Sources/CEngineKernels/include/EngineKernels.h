@@ -117,18 +117,25 @@ typedef struct {
     /// 1 when x is a zero-padded copy (`ek_conv_pad`): padTop = padLeft = 0, every window lies inside the image,
     /// and 16 floats before the first channel and after the last may be read.
     long guarded;
+    /// 2 when each channel of the guarded copy is split by column parity (a stride-2 conv's copy): its even
+    /// columns (a plane of height × width), then its odd ones; sw is then 1, as it is within one half.
+    long phases;
 } ek_conv_source;
 
 /// Whether `ek_conv_gemm` gathers faster from a zero-padded copy of a padded convolution's image (AVX2: its
 /// gathers are slow, and a padded copy turns most of them into plain loads).
 int ek_conv_prefers_padded(const ek_conv_source *src);
 
-/// Rows and columns of the zero-padded copy of `src`'s image that `ek_conv_pad` makes (every window inside).
-void ek_conv_padded_size(const ek_conv_source *src, long *height, long *width);
+/// Floats per channel of the zero-padded copy of `src`'s image that `ek_conv_pad` makes.
+long ek_conv_padded_plane(const ek_conv_source *src);
 
-/// Writes channels c0 ..< c1 of the zero-padded copy of `src`'s (first) image to dst (plane after plane,
-/// `ek_conv_padded_size` each).
+/// Writes channels c0 ..< c1 of the zero-padded copy of `src`'s (first) image to dst (`ek_conv_padded_plane`
+/// floats per channel): rows and columns padded so every window lies inside; for stride-2 columns, split into
+/// even and odd columns (`phases`), so the windows of neighbouring outputs are neighbours.
 void ek_conv_pad(const ek_conv_source *src, float *dst, long c0, long c1);
+
+/// The source that reads the copy `ek_conv_pad` made of `src` at x (guarded: 16 readable floats on either side).
+ek_conv_source ek_conv_padded_source(const ek_conv_source *src, const float *x);
 
 /// Floats of (64-byte aligned) scratch `ek_conv_gemm` needs for an m × n product of depth k.
 long ek_conv_gemm_scratch_floats(long m, long n, long k);

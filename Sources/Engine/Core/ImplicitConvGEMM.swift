@@ -10,28 +10,24 @@ enum ImplicitConvGEMM {
     static func source(_ x: UnsafePointer<Float>, _ g: ConvGeometry, imageStride: Int = 0) -> ek_conv_source {
         ek_conv_source(x: x, imageStride: imageStride, channels: g.channels, height: g.height, width: g.width,
                        kh: g.kh, kw: g.kw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, padTop: g.padTop,
-                       padLeft: g.padLeft, outH: g.outH, outW: g.outW, guarded: 0)
+                       padLeft: g.padLeft, outH: g.outH, outW: g.outW, guarded: 0, phases: 0)
     }
 
     /// Runs `body` with `source` itself, or, where the kernels gather faster from one (`ek_conv_prefers_padded`:
-    /// AVX2), with a zero-padded copy of its image made on all cores (16 guard floats on either side). The copy
-    /// holds the same values the gathers would read, zeros included, so the product is the same to the bit.
+    /// AVX2), with a zero-padded copy of its image made on all cores (16 guard floats on either side; stride-2
+    /// columns split into even and odd, so neighbouring windows are neighbours). The copy holds the same values
+    /// the gathers would read, zeros included, so the product is the same to the bit.
     static func withGatherSource(_ source: ek_conv_source, _ body: (ek_conv_source) -> Void) {
         var s = source
         guard ek_conv_prefers_padded(&s) != 0 else { return body(source) }
-        var hp = 0, wp = 0
-        ek_conv_padded_size(&s, &hp, &wp)
-        let channels = source.channels, plane = hp * wp
+        let channels = source.channels, plane = ek_conv_padded_plane(&s)
         Scratch.withBuffer(channels * plane + 32) { buffer in
             buffer.initialize(repeating: 0, count: 16)
             (buffer + 16 + channels * plane).initialize(repeating: 0, count: 16)
             Parallel.forRanges(channels, minChunk: max(1, 16384 / max(plane, 1))) { r in
                 ek_conv_pad(&s, buffer + 16, r.lowerBound, r.upperBound)
             }
-            var padded = source
-            padded.x = UnsafePointer(buffer + 16)
-            (padded.height, padded.width, padded.padTop, padded.padLeft, padded.guarded) = (hp, wp, 0, 0, 1)
-            body(padded)
+            body(ek_conv_padded_source(&s, buffer + 16))
         }
     }
 
