@@ -95,6 +95,36 @@ struct ImplicitConvGEMMTests {
             let mismatches = zip(got, want).filter { $0.0.bitPattern != $0.1.bitPattern }.count
             #expect(mismatches == 0, "\(parts) piece(s): \(mismatches) of \(got.count) outputs differ")
         }
+        // One image: the same product gathered from the padded copy (on AVX2; split into even and odd columns at
+        // stride 2), with the weight packed per call and packed ahead (`PackedMatrix`), on 1–3 pieces.
+        if c.images == 1 {
+            let packed = w.withUnsafeBufferPointer {
+                PackedMatrix(weight: $0.baseAddress!, rows: c.outChannels, depth: k, groups: 1)
+            }
+            for parts in 1...3 {
+                for ahead in [false, true] {
+                    var got = [Float](repeating: .nan, count: c.outChannels * cols)
+                    x.withUnsafeBufferPointer { xp in
+                        ImplicitConvGEMM.withGatherSource(ImplicitConvGEMM.source(xp.baseAddress!, g)) { source in
+                            w.withUnsafeBufferPointer { wp in
+                                bias.withUnsafeBufferPointer { bp in
+                                    got.withUnsafeMutableBufferPointer { op in
+                                        ImplicitConvGEMM.multiply(m: c.outChannels, n: cols, weight: wp.baseAddress!,
+                                                                  ldw: k, packed: ahead ? packed.group(0) : nil,
+                                                                  packedRows: packed.packedRows, source: source,
+                                                                  c: op.baseAddress!, ldc: cols,
+                                                                  bias: bp.baseAddress!, parts: parts)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let mismatches = zip(got, want).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+                    let how = ahead ? "packed ahead" : "packed per call"
+                    #expect(mismatches == 0, "padded copy, \(how), \(parts) piece(s): \(mismatches) outputs differ")
+                }
+            }
+        }
         let j0 = min(37, cols - 1)
         var tail = [Float](repeating: .nan, count: c.outChannels * (cols - j0))
         x.withUnsafeBufferPointer { xp in
