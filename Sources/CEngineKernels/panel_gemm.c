@@ -791,6 +791,75 @@ static void conv_pack_block(void *ctx, float *dst, long pc, long kc, long jc, lo
 
 // The same gathers 8 columns at a time with AVX2, into 16-column panels.
 #define RUN_PAST 16
+
+// The even lanes of the 16 floats at p (stride 2) or the 8 at p.
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 conv_run_256(const float *p, long sw) {
+    return sw == 1 ? _mm256_loadu_ps(p) : ek_even_256(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
+}
+
+// Columns j ..< j + 8 of kc slab rows (window offsets rowShift, dy, dx) into d, d + 16, … (one panel's rows).
+__attribute__((target("avx2,fma")))
+static void conv_pack_group_256(const struct conv_pack *cp, long j, long kc, const long *rowShift, const int *rowDy,
+                                const int *rowDx, float *d) {
+    const ek_conv_source *g = cp->src;
+    const float *x = g->x;
+    int split = cp->run[j / 8];
+    long sw = g->sw, at = cp->offset[j];
+    if (split == RUN_PAST) {
+        for (long r = 0; r < kc; r++) _mm256_storeu_ps(d + r * BG_COLS_256, _mm256_setzero_ps());
+        return;
+    }
+    if (split < 0) {
+        // The product's last columns, one run in a guarded image: its lanes, then zeros.
+        __m256 keep = _mm256_castsi256_ps(EK_MASK8(-split));
+        for (long r = 0; r < kc; r++)
+            _mm256_storeu_ps(d + r * BG_COLS_256, _mm256_and_ps(conv_run_256(x + rowShift[r] + at, sw), keep));
+        return;
+    }
+    if (split == 8 && g->guarded) {
+        // One run; a guarded image has every window inside and may be read a float past it.
+        for (long r = 0; r < kc; r++) _mm256_storeu_ps(d + r * BG_COLS_256, conv_run_256(x + rowShift[r] + at, sw));
+        return;
+    }
+    if (split > 0 && split < 8) {
+        // Two runs in a guarded image: each loaded from where its lane 0 would be (reading up to 15 floats past
+        // or 14 before its own lanes), blended at lane `split`.
+        long second = cp->offset[j + split] - split * sw;
+        __m256 upper = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                                              _mm256_set1_epi32(split - 1)));
+        for (long r = 0; r < kc; r++) {
+            const float *row = x + rowShift[r];
+            _mm256_storeu_ps(d + r * BG_COLS_256,
+                             _mm256_blendv_ps(conv_run_256(row + at, sw), conv_run_256(row + second, sw), upper));
+        }
+        return;
+    }
+    // Gathers, masked to zero outside the image; one run inside it takes plain loads (the second stopping at
+    // the last float needed).
+    // x < n (unsigned) as min(x, n − 1) == x; negative coordinates are huge unsigned values, so out of range too.
+    __m256i lastY = _mm256_set1_epi32((int)g->height - 1), lastX = _mm256_set1_epi32((int)g->width - 1);
+    __m256i y = _mm256_loadu_si256((const __m256i *)(cp->y + j)), xs = _mm256_loadu_si256((const __m256i *)(cp->x + j));
+    __m256i offsets = _mm256_loadu_si256((const __m256i *)(cp->offset + j));
+    for (long r = 0; r < kc; r++) {
+        const float *row = x + rowShift[r];
+        float *out = d + r * BG_COLS_256;
+        if (split == 8 && (unsigned long)(cp->y[j] + rowDy[r]) < (unsigned long)g->height
+            && (unsigned long)(cp->x[j] + rowDx[r]) < (unsigned long)g->width
+            && (unsigned long)(cp->x[j + 7] + rowDx[r]) < (unsigned long)g->width) {
+            const float *from = row + at;
+            _mm256_storeu_ps(out, sw == 1 ? _mm256_loadu_ps(from)
+                                          : ek_even_256(_mm256_loadu_ps(from), ek_load_part_256(from + 8, 7)));
+            continue;
+        }
+        __m256i iy = _mm256_add_epi32(y, _mm256_set1_epi32(rowDy[r]));
+        __m256i ix = _mm256_add_epi32(xs, _mm256_set1_epi32(rowDx[r]));
+        __m256i in = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_min_epu32(iy, lastY), iy),
+                                      _mm256_cmpeq_epi32(_mm256_min_epu32(ix, lastX), ix));
+        _mm256_storeu_ps(out, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), row, offsets, _mm256_castsi256_ps(in), 4));
+    }
+}
+
 __attribute__((target("avx2,fma")))
 static void conv_pack_block_256(void *ctx, float *dst, long pc, long kc, long jc, long nc) {
     struct conv_pack *cp = ctx;
@@ -839,66 +908,10 @@ static void conv_pack_block_256(void *ctx, float *dst, long pc, long kc, long jc
         rowDy[r - pc] = (int)dy;
         rowDx[r - pc] = (int)dx;
     }
-    // x < n (unsigned) as min(x, n − 1) == x; negative coordinates are huge unsigned values, so out of range too.
-    __m256i lastY = _mm256_set1_epi32((int)g->height - 1), lastX = _mm256_set1_epi32((int)g->width - 1);
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    // Panel after panel, each written row after row (16 KB, in L1): walking all panels per row instead wrote 9+
-    // streams 16 KB apart, which share L1 sets and evicted each other.
-    for (long q = 0; q < panels; q++) {
-        float *d = dst + q * kc * BG_COLS_256;
-        for (long r = 0; r < kc; r++, d += BG_COLS_256) {
-            const float *row = g->x + rowShift[r];
-            for (int h = 0; h < BG_COLS_256; h += 8) {
-                long j = q * BG_COLS_256 + h;
-                int split = cp->run[j / 8];
-                if (split == RUN_PAST) {
-                    _mm256_storeu_ps(d + h, _mm256_setzero_ps());
-                    continue;
-                }
-                if (split < 0) {
-                    // The product's last columns, one run in a guarded image: its lanes, then zeros.
-                    const float *from = row + cp->offset[j];
-                    __m256 v = g->sw == 1 ? _mm256_loadu_ps(from)
-                                          : ek_even_256(_mm256_loadu_ps(from), _mm256_loadu_ps(from + 8));
-                    _mm256_storeu_ps(d + h, _mm256_and_ps(v, _mm256_castsi256_ps(EK_MASK8(-split))));
-                    continue;
-                }
-                if (split == 8 && (g->guarded || ((unsigned long)(cp->y[j] + rowDy[r]) < (unsigned long)g->height
-                                                  && (unsigned long)(cp->x[j] + rowDx[r]) < (unsigned long)g->width
-                                                  && (unsigned long)(cp->x[j + 7] + rowDx[r]) < (unsigned long)g->width))) {
-                    // One run, all inside: plain loads.
-                    const float *from = row + cp->offset[j];
-                    // Stride 2: the even lanes of 15 floats (the second load stops at the last one needed,
-                    // unless the image is guarded: then the float after it may be read).
-                    _mm256_storeu_ps(d + h, g->sw == 1 ? _mm256_loadu_ps(from)
-                                                        : ek_even_256(_mm256_loadu_ps(from),
-                                                                      g->guarded ? _mm256_loadu_ps(from + 8)
-                                                                                 : ek_load_part_256(from + 8, 7)));
-                    continue;
-                }
-                if (split > 0 && split < 8) {
-                    // Two runs in a guarded image: each loaded from where its lane 0 would be (reading up to 15
-                    // floats past or 14 before its own lanes), blended at lane `split`.
-                    const float *a = row + cp->offset[j];
-                    const float *b = row + cp->offset[j + split] - split * g->sw;
-                    __m256 second = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lanes, _mm256_set1_epi32(split - 1)));
-                    __m256 va = g->sw == 1 ? _mm256_loadu_ps(a) : ek_even_256(_mm256_loadu_ps(a), _mm256_loadu_ps(a + 8));
-                    __m256 vb = g->sw == 1 ? _mm256_loadu_ps(b) : ek_even_256(_mm256_loadu_ps(b), _mm256_loadu_ps(b + 8));
-                    _mm256_storeu_ps(d + h, _mm256_blendv_ps(va, vb, second));
-                    continue;
-                }
-                __m256i iy = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->y + j)),
-                                              _mm256_set1_epi32(rowDy[r]));
-                __m256i ix = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(cp->x + j)),
-                                              _mm256_set1_epi32(rowDx[r]));
-                __m256i in = _mm256_and_si256(_mm256_cmpeq_epi32(_mm256_min_epu32(iy, lastY), iy),
-                                              _mm256_cmpeq_epi32(_mm256_min_epu32(ix, lastX), ix));
-                _mm256_storeu_ps(d + h, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), row,
-                                                                 _mm256_loadu_si256((const __m256i *)(cp->offset + j)),
-                                                                 _mm256_castsi256_ps(in), 4));
-            }
-        }
-    }
+    // Group after group (8 columns of a panel), each with its kind of load chosen once, for all the slab's rows.
+    for (long j = 0; j < panels * BG_COLS_256; j += 8)
+        conv_pack_group_256(cp, j, kc, rowShift, rowDy, rowDx,
+                            dst + (j / BG_COLS_256) * kc * BG_COLS_256 + j % BG_COLS_256);
 }
 #endif
 
