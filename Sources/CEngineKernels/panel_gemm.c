@@ -641,13 +641,16 @@ struct bg_prepacked {
     long rows, row0;
 };
 
+// `pre`: A packed ahead (NULL: packed here, slab by slab); `preB`: B packed ahead (`ek_gemm_pack_b`: the slab
+// at depth pc holds `rows` padded columns of panels; this product's columns start at `row0` of them).
 static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long n, long k, float alpha,
-                         const float *a, long lda, const struct bg_prepacked *pre, bg_pack_b packB, void *packContext,
-                         float beta, float *c, long ldc, const float *rowBias, const float *colBias, float *scratch) {
+                         const float *a, long lda, const struct bg_prepacked *pre, const struct bg_prepacked *preB,
+                         bg_pack_b packB, void *packContext, float beta, float *c, long ldc, const float *rowBias,
+                         const float *colBias, float *scratch) {
     long kcMax = k < BG_KC ? k : BG_KC, ncBlock = kern->nc, MR = kern->rows, NR = kern->cols, mc = kern->mc;
-    float *bblock = scratch + (pre ? 0 : bg_panel_floats(m, kcMax));
+    float *bscratch = scratch + (pre ? 0 : bg_panel_floats(m, kcMax));
     long ncMax = n < ncBlock ? n : ncBlock;
-    float *edge = bblock + (ncMax + NR - 1) / NR * NR * kcMax;
+    float *edge = bscratch + (preB ? 0 : (ncMax + NR - 1) / NR * NR * kcMax);
     for (long pc = 0; pc < k; pc += BG_KC) {
         long kc = k - pc < BG_KC ? k - pc : BG_KC;
         float bt = pc == 0 ? beta : 1;
@@ -660,7 +663,8 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
         }
         for (long jc = 0; jc < n; jc += ncBlock) {
             long nc = n - jc < ncBlock ? n - jc : ncBlock;
-            packB(packContext, bblock, pc, kc, jc, nc);
+            const float *bblock = preB ? preB->a + pc * preB->rows + (preB->row0 + jc) * kc : bscratch;
+            if (!preB) packB(packContext, bscratch, pc, kc, jc, nc);
             if (mc == 0) {
                 // Each A micro-panel stays in L1 while it sweeps the B block from L2.
                 for (long ir = 0; ir < m; ir += MR)
@@ -711,8 +715,8 @@ int ek_gemm(int transA, int transB, long m, long n, long k, float alpha, const f
     if (kern) {
         struct bg_matrix source = { b, ldb, transB, kern->packB };
         if (m > 0 && n > 0 && k > 0)
-            blocked_gemm(kern, transA, m, n, k, alpha, a, lda, NULL, bg_pack_matrix, &source, beta, c, ldc, rowBias,
-                         colBias, scratch);
+            blocked_gemm(kern, transA, m, n, k, alpha, a, lda, NULL, NULL, bg_pack_matrix, &source, beta, c, ldc,
+                         rowBias, colBias, scratch);
         return 1;
     }
 #endif
@@ -1049,7 +1053,7 @@ static int conv_gemm(long m, long n, const float *w, long ldw, const struct bg_p
         struct conv_pack pack = { src, j0, columns, columns + BG_NC + PG_COLS, columns + 2 * (BG_NC + PG_COLS), -1,
                                   columns + 3 * (BG_NC + PG_COLS) };
         const struct bg_kernels *kern = bg_kernels_for_cpu();
-        blocked_gemm(kern, 0, m, n, k, 1, w, ldw, pre, kern->packConv, &pack, 0, c, ldc, rowBias, NULL, scratch);
+        blocked_gemm(kern, 0, m, n, k, 1, w, ldw, pre, NULL, kern->packConv, &pack, 0, c, ldc, rowBias, NULL, scratch);
         return 1;
     }
 #endif
@@ -1084,6 +1088,51 @@ long ek_gemm_packed_rows(long m) {
 long ek_gemm_packed_floats(long m, long k) {
     // 16 floats of slack: the AVX2 edge-column kernel reads 2 floats past a micro-panel's column.
     return ek_gemm_packed_rows(m) * k + 16;
+}
+
+int ek_gemm_prepacked(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                      const float *packedA, long packedRows, long row0, const float *b, long ldb, const float *packedB,
+                      long packedColumns, long column0, float beta, float *c, long ldc, const float *rowBias,
+                      const float *colBias, float *scratch) {
+#ifdef PG_X86
+    const struct bg_kernels *kern = bg_kernels_for_cpu();
+    if (!kern || (packedA && (row0 % kern->rows || row0 + m > packedRows))
+        || (packedB && (column0 % kern->cols || column0 + n > packedColumns))) return 0;
+    struct bg_prepacked pa = { packedA, packedRows, row0 }, pb = { packedB, packedColumns, column0 };
+    struct bg_matrix source = { b, ldb, transB, kern->packB };
+    if (m > 0 && n > 0 && k > 0)
+        blocked_gemm(kern, transA, m, n, k, alpha, a, lda, packedA ? &pa : NULL, packedB ? &pb : NULL, bg_pack_matrix,
+                     &source, beta, c, ldc, rowBias, colBias, scratch);
+    return 1;
+#else
+    (void)transA; (void)transB; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)packedA;
+    (void)packedRows; (void)row0; (void)b; (void)ldb; (void)packedB; (void)packedColumns; (void)column0; (void)beta;
+    (void)c; (void)ldc; (void)rowBias; (void)colBias; (void)scratch;
+    return 0;
+#endif
+}
+
+long ek_gemm_packed_columns(long n) {
+    const struct bg_kernels *kern = bg_kernels_for_cpu();
+    return kern ? (n + kern->cols - 1) / kern->cols * kern->cols : 0;
+}
+
+long ek_gemm_packed_b_floats(long k, long n) { return ek_gemm_packed_columns(n) * k; }
+
+void ek_gemm_pack_b(const float *b, long ldb, int transposed, long k, long n, long j0, long j1, float *packed) {
+#ifdef PG_X86
+    const struct bg_kernels *kern = bg_kernels_for_cpu();
+    if (!kern) return;
+    long columns = ek_gemm_packed_columns(n), end = j1 < n ? j1 : n;
+    if (j0 >= end) return;
+    for (long pc = 0; pc < k; pc += BG_KC) {
+        long kc = k - pc < BG_KC ? k - pc : BG_KC;
+        kern->packB(packed + pc * columns + j0 * kc, transposed ? b + j0 * ldb + pc : b + pc * ldb + j0, ldb, kc,
+                    end - j0, transposed);
+    }
+#else
+    (void)b; (void)ldb; (void)transposed; (void)k; (void)n; (void)j0; (void)j1; (void)packed;
+#endif
 }
 
 void ek_gemm_pack_a(const float *a, long lda, long m, long k, long r0, long r1, float *packed) {

@@ -40,6 +40,31 @@ struct PackedWeightsTests {
         }
     }
 
+    /// Linear layers (the weight packed ahead as B, the product cut by rows) and 1×1 convs (as A, cut by
+    /// columns): frozen weights give exactly what unfrozen copies give; sizes cross tile edges and a 256-deep slab.
+    @Test(arguments: [(50, 37, 300), (130, 100, 64), (9, 700, 33)])
+    func frozenLinearWeightGivesTheSameBits(shape: (rows: Int, out: Int, in: Int)) throws {
+        let x = Self.tensor([shape.rows, shape.in], seed: 3)
+        let w = Self.tensor([shape.out, shape.in], seed: 5), b = Self.tensor([shape.out], seed: 7)
+        let want = try Ops.linear(x, weight: Self.copy(w), bias: b).floats()
+        let frozen = Self.copy(w).frozen()
+        for call in 0..<2 {
+            let got = try Ops.linear(x, weight: frozen, bias: b).floats()
+            let mismatches = zip(got, want).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+            #expect(got.count == want.count && mismatches == 0, "call \(call): \(mismatches) outputs differ")
+        }
+    }
+
+    @Test(arguments: [1, 2])
+    func frozenPointwiseConvWeightGivesTheSameBits(groups: Int) throws {
+        let x = Self.tensor([2, 40, 23, 23], seed: 3)
+        let w = Self.tensor([300, 40 / groups, 1, 1], seed: 5), b = Self.tensor([300], seed: 7)
+        let want = try Ops.conv2d(x, weight: Self.copy(w), bias: b, groups: groups).floats()
+        let got = try Ops.conv2d(x, weight: Self.copy(w).frozen(), bias: b, groups: groups).floats()
+        let mismatches = zip(got, want).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+        #expect(got.count == want.count && mismatches == 0, "\(mismatches) outputs differ")
+    }
+
     @Test func entriesFollowTheirStorage() throws {
         guard BlockedGEMM.enabled else { return }
         let cache = PackedWeights(budgetBytes: 64 << 20)

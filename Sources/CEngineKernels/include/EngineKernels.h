@@ -162,6 +162,26 @@ long ek_gemm_packed_floats(long m, long k);
 /// every depth slab. Disjoint row ranges may be packed on different threads.
 void ek_gemm_pack_a(const float *a, long lda, long m, long k, long r0, long r1, float *packed);
 
+/// Columns of the packed form of an n-column B (`ek_gemm_pack_b`): n rounded up to the tile's columns.
+long ek_gemm_packed_columns(long n);
+
+/// Floats of the packed form of a k × n B (`ek_gemm_pack_b`).
+long ek_gemm_packed_b_floats(long k, long n);
+
+/// Packs columns j0 ..< j1 (j0 a multiple of the tile's columns, j1 one too or ≥ n) of the k × n matrix B (b
+/// row-major, or its transpose when `transposed`: B(p, j) = b[j·ldb + p]) into `packed`
+/// (`ek_gemm_packed_b_floats(k, n)` floats): the panels `ek_gemm` would pack on every call, for every depth slab.
+void ek_gemm_pack_b(const float *b, long ldb, int transposed, long k, long n, long j0, long j1, float *packed);
+
+/// `ek_gemm` with A and/or B packed ahead (NULL: packed as usual): this product's rows are rows row0 ..< row0 + m
+/// of `packedA` (`ek_gemm_pack_a`, `packedRows` padded rows), its columns columns column0 ..< column0 + n of
+/// `packedB` (`ek_gemm_pack_b`, `packedColumns` padded columns); row0 and column0 multiples of the tile. Same
+/// sums, same bits. Returns 0 when it cannot run (no kernel, or misaligned rows or columns).
+int ek_gemm_prepacked(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                      const float *packedA, long packedRows, long row0, const float *b, long ldb, const float *packedB,
+                      long packedColumns, long column0, float beta, float *c, long ldc, const float *rowBias,
+                      const float *colBias, float *scratch);
+
 /// `ek_conv_gemm` with the weight packed ahead (`ek_gemm_pack_a` of all `packedRows`-padded rows): this product's
 /// m rows are rows row0 ..< row0 + m of it (row0 a multiple of the tile's rows). Same sums, same bits. Returns 0
 /// when it cannot run (then call `ek_conv_gemm`).

@@ -5,33 +5,57 @@ import TensorStore
 import Glibc
 #endif
 
-/// A weight matrix packed for the blocked GEMM (`ek_gemm_pack_a`): `groups` matrices of `rows` × `depth` (one per
-/// conv group), each `groupFloats` apart. Freed when the last user lets go.
+/// A weight matrix packed for the blocked GEMM, as the operand it is in the product: A (`ek_gemm_pack_a`:
+/// `groups` matrices of `rows` × `depth`, one per conv group, each `groupFloats` apart) or B (`ek_gemm_pack_b`:
+/// one `depth` × `columns` matrix, here always a transposed weight, `[columns, depth]` row-major, as a linear
+/// layer's). Freed when the last user lets go.
+@usableFromInline
 final class PackedMatrix: @unchecked Sendable {
+    enum Operand: Hashable { case a, transposedB }
+
+    let operand: Operand
     let base: UnsafeMutablePointer<Float>
-    let rows: Int, depth: Int, groups: Int
-    /// Rows of each group's packed form (`rows` rounded up to the tile's rows).
-    let packedRows: Int
+    /// Rows (A) or columns (B) of each group, and its depth.
+    let lines: Int, depth: Int, groups: Int
+    /// `lines` rounded up to the tile's rows (A) or columns (B): what the packed form holds.
+    let packedLines: Int
     let groupFloats: Int
     var byteCount: Int { groupFloats * groups * MemoryLayout<Float>.stride }
 
-    /// Packs `weight` (`groups · rows` rows of `depth` floats, row-major) on all cores.
-    init(weight: UnsafePointer<Float>, rows: Int, depth: Int, groups: Int) {
-        self.rows = rows
+    /// Packs `weight` (`groups · rows` rows of `depth` floats, row-major) as A, on all cores.
+    convenience init(weight: UnsafePointer<Float>, rows: Int, depth: Int, groups: Int) {
+        self.init(.a, weight: weight, lines: rows, depth: depth, groups: groups)
+    }
+
+    /// Packs `weight` (`columns` rows of `depth` floats, row-major) as the transposed B of a product
+    /// (`B(p, j) = weight[j·depth + p]`), on all cores.
+    convenience init(transposedB weight: UnsafePointer<Float>, columns: Int, depth: Int) {
+        self.init(.transposedB, weight: weight, lines: columns, depth: depth, groups: 1)
+    }
+
+    private init(_ operand: Operand, weight: UnsafePointer<Float>, lines: Int, depth: Int, groups: Int) {
+        self.operand = operand
+        self.lines = lines
         self.depth = depth
         self.groups = groups
-        self.packedRows = ek_gemm_packed_rows(rows)
-        self.groupFloats = (ek_gemm_packed_floats(rows, depth) + 15) / 16 * 16
+        let isA = operand == .a
+        self.packedLines = isA ? ek_gemm_packed_rows(lines) : ek_gemm_packed_columns(lines)
+        self.groupFloats = ((isA ? ek_gemm_packed_floats(lines, depth) : ek_gemm_packed_b_floats(depth, lines)) + 15)
+            / 16 * 16
         base = Scratch.allocate(groupFloats * groups)
-        let tile = GEMMTile.rows, panels = (rows + tile - 1) / tile
+        let tile = isA ? GEMMTile.rows : GEMMTile.columns, panels = (lines + tile - 1) / tile
         let base = self.base, groupFloats = self.groupFloats
         Parallel.forRanges(groups * panels, minChunk: max(1, 65536 / max(depth * tile, 1))) { r in
             var t = r.lowerBound
             while t < r.upperBound {
-                // Micro-panels of one group at a time: [t, end) within group g.
+                // Panels of one group at a time: [t, end) within group g.
                 let g = t / panels, end = min(r.upperBound, (g + 1) * panels)
-                ek_gemm_pack_a(weight + g * rows * depth, depth, rows, depth, (t - g * panels) * tile,
-                               (end - g * panels) * tile, base + g * groupFloats)
+                let l0 = (t - g * panels) * tile, l1 = (end - g * panels) * tile
+                if isA {
+                    ek_gemm_pack_a(weight + g * lines * depth, depth, lines, depth, l0, l1, base + g * groupFloats)
+                } else {
+                    ek_gemm_pack_b(weight, depth, 1, depth, lines, l0, l1, base)
+                }
                 t = end
             }
         }
@@ -40,7 +64,24 @@ final class PackedMatrix: @unchecked Sendable {
     /// Group `g`'s packed matrix.
     func group(_ g: Int) -> UnsafePointer<Float> { UnsafePointer(base + g * groupFloats) }
 
+    /// For A: `packedLines`, the padded rows.
+    var packedRows: Int { packedLines }
+
     deinit { free(base) }
+}
+
+/// One group of a packed matrix, as a GEMM operand (`blockedSgemm`).
+@usableFromInline
+struct PackedOperand {
+    let matrix: PackedMatrix
+    let group: Int
+
+    init(_ matrix: PackedMatrix, group: Int = 0) {
+        self.matrix = matrix
+        self.group = group
+    }
+
+    var base: UnsafePointer<Float> { matrix.group(group) }
 }
 
 /// Weights packed for the blocked GEMM, kept from call to call for frozen tensors (`Storage.isFrozen`: bound
@@ -55,7 +96,8 @@ final class PackedMatrix: @unchecked Sendable {
 final class PackedWeights: @unchecked Sendable {
     struct Key: Hashable {
         let storage: ObjectIdentifier
-        let byteOffset: Int, rows: Int, depth: Int, groups: Int
+        let byteOffset: Int, lines: Int, depth: Int, groups: Int
+        let operand: PackedMatrix.Operand
     }
 
     private final class Entry {
@@ -99,10 +141,25 @@ final class PackedWeights: @unchecked Sendable {
     /// from the cache or packed now; nil when `tensor`'s storage is not frozen, the blocked GEMM does not run, or
     /// the packed form would not fit the budget (the caller then packs per call, as before).
     func matrix(for tensor: Tensor, base: UnsafePointer<Float>, rows: Int, depth: Int, groups: Int) -> PackedMatrix? {
-        guard BlockedGEMM.enabled, tensor.storage.isFrozen, rows > 0, depth > 0, groups > 0 else { return nil }
+        packed(.a, for: tensor, lines: rows, depth: depth, groups: groups) {
+            PackedMatrix(weight: base, rows: rows, depth: depth, groups: groups)
+        }
+    }
+
+    /// The packed form of `tensor`'s elements at `base` (`columns` rows of `depth` floats) as the transposed B
+    /// of a product (a linear layer's weight), as `matrix(for:…)` gives A.
+    func transposedB(for tensor: Tensor, base: UnsafePointer<Float>, columns: Int, depth: Int) -> PackedMatrix? {
+        packed(.transposedB, for: tensor, lines: columns, depth: depth, groups: 1) {
+            PackedMatrix(transposedB: base, columns: columns, depth: depth)
+        }
+    }
+
+    private func packed(_ operand: PackedMatrix.Operand, for tensor: Tensor, lines: Int, depth: Int, groups: Int,
+                        make: () -> PackedMatrix) -> PackedMatrix? {
+        guard BlockedGEMM.enabled, tensor.storage.isFrozen, lines > 0, depth > 0, groups > 0 else { return nil }
         let owner = tensor.storage
-        let key = Key(storage: ObjectIdentifier(owner), byteOffset: tensor.offset * tensor.dtype.size, rows: rows,
-                      depth: depth, groups: groups)
+        let key = Key(storage: ObjectIdentifier(owner), byteOffset: tensor.offset * tensor.dtype.size, lines: lines,
+                      depth: depth, groups: groups, operand: operand)
         let found: PackedMatrix? = state.withLock { s in
             guard let e = s.entries[key], e.owner === owner else { return nil }
             s.clock += 1
@@ -110,10 +167,10 @@ final class PackedWeights: @unchecked Sendable {
             return e.matrix
         }
         if let found { return found }
-        let floats = (ek_gemm_packed_floats(rows, depth) + 15) / 16 * 16 * groups
-        guard floats * MemoryLayout<Float>.stride <= budgetBytes else { return nil }
+        let floats = operand == .a ? ek_gemm_packed_floats(lines, depth) : ek_gemm_packed_b_floats(depth, lines)
+        guard (floats + 15) / 16 * 16 * groups * MemoryLayout<Float>.stride <= budgetBytes else { return nil }
         // Packed outside the lock (on all cores); a racing caller's copy wins if it got in first.
-        let matrix = PackedMatrix(weight: base, rows: rows, depth: depth, groups: groups)
+        let matrix = make()
         return state.withLock { s in
             if let e = s.entries[key], e.owner === owner { return e.matrix }
             if let stale = s.entries.removeValue(forKey: key) { s.bytes -= stale.matrix.byteCount }

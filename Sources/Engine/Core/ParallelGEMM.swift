@@ -105,13 +105,15 @@ func openBLASThreadedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a
 @usableFromInline
 func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, bias: GEMMBias = .none) {
+                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, bias: GEMMBias = .none,
+                   packedA: PackedOperand? = nil, packedB: PackedOperand? = nil) {
     _ = BLASThreading.pinned
     let cores = Parallel.coreCount
     let work = Double(m) * Double(n) * Double(k)
     let oneThread = cores == 1 || work < 2_000_000 || (m < 32 && n < 32)
     if blockedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                    beta: beta, c: c, ldc: ldc, bias: bias, parts: oneThread ? 1 : cores) {
+                    beta: beta, c: c, ldc: ldc, bias: bias, parts: oneThread ? 1 : cores, packedA: packedA,
+                    packedB: packedB) {
         return
     }
     defer { bias.add(to: c, m: m, n: n, ldc: ldc) }
@@ -153,29 +155,57 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
 /// packs all of the operand the cut does not divide: the one of the shorter side (packing it once for all pieces
 /// before they start was measured no faster: 1.51 against 1.47 ms for 512³). Returns false where the kernel does
 /// not run (no AVX2, `GANKIT_GEMM=openblas`, or an empty product), leaving C to the caller.
+///
+/// `packedA` / `packedB`: that operand packed ahead (`PackedWeights`: a constant weight), which no piece packs
+/// again; the cut then goes across the other operand (columns for a packed A, rows for a packed B), so each piece
+/// packs only its share of it. Same sums, same bits.
 @usableFromInline
 func blockedSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>,
                   lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                  bias: GEMMBias = .none, parts: Int) -> Bool {
+                  bias: GEMMBias = .none, parts: Int, packedA: PackedOperand? = nil,
+                  packedB: PackedOperand? = nil) -> Bool {
     guard BlockedGEMM.enabled, m > 0, n > 0, k > 0 else { return false }
-    forEachGEMMPiece(m: m, n: n, parts: parts) { rows, cols in
+    let packedA = packedA.flatMap {
+        $0.matrix.operand == .a && $0.matrix.lines == m && $0.matrix.depth == k && !transA ? $0 : nil
+    }
+    let packedB = packedB.flatMap {
+        $0.matrix.operand == .transposedB && $0.matrix.lines == n && $0.matrix.depth == k && transB ? $0 : nil
+    }
+    let cut: GEMMCut = packedB != nil ? .rows : packedA != nil ? .columns : .longerSide
+    forEachGEMMPiece(m: m, n: n, parts: parts, cut: cut) { rows, cols in
         let pa = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
         let pb = transB ? b + cols.lowerBound * ldb : b + cols.lowerBound
         let pbias = bias.offset(rows: rows.lowerBound, columns: cols.lowerBound)
+        let cp = c + rows.lowerBound * ldc + cols.lowerBound
         Scratch.withBuffer(ek_gemm_scratch_floats(rows.count, cols.count, k)) { scratch in
+            if packedA != nil || packedB != nil,
+               ek_gemm_prepacked(transA ? 1 : 0, transB ? 1 : 0, rows.count, cols.count, k, alpha, pa, lda,
+                                 packedA?.base, packedA?.matrix.packedLines ?? 0, rows.lowerBound, pb, ldb,
+                                 packedB?.base, packedB?.matrix.packedLines ?? 0, cols.lowerBound, beta, cp, ldc,
+                                 pbias.rows, pbias.columns, scratch) != 0 {
+                return
+            }
             _ = ek_gemm(transA ? 1 : 0, transB ? 1 : 0, rows.count, cols.count, k, alpha, pa, lda, pb, ldb, beta,
-                        c + rows.lowerBound * ldc + cols.lowerBound, ldc, pbias.rows, pbias.columns, scratch)
+                        cp, ldc, pbias.rows, pbias.columns, scratch)
         }
     }
+    withExtendedLifetime((packedA, packedB)) {}
     return true
 }
+
+/// Which side of C `forEachGEMMPiece` cuts.
+enum GEMMCut { case longerSide, rows, columns }
 
 /// Cuts an m × n product for the blocked GEMM into `parts` pieces along its longer side — at whole tiles
 /// (`GEMMTile`: 32 or 16 columns when n ≥ m, else 12 or 6 rows), each cut at the tile boundary nearest an equal
 /// share — and runs `body(rows, columns)` for each on the worker pool (on the caller for one part). Each
 /// element's sum runs in the same order however C is cut.
-func forEachGEMMPiece(m: Int, n: Int, parts: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
-    let byColumns = n >= m
+/// `cut`: a side to cut instead of the longer one, where it has a tile per part (else the longer side).
+func forEachGEMMPiece(m: Int, n: Int, parts: Int, cut side: GEMMCut = .longerSide,
+                      _ body: (Range<Int>, Range<Int>) -> Void) {
+    var byColumns = n >= m
+    if side == .rows && m >= parts * GEMMTile.rows { byColumns = false }
+    if side == .columns && n >= parts * GEMMTile.columns { byColumns = true }
     let length = byColumns ? n : m, unit = byColumns ? GEMMTile.columns : GEMMTile.rows
     let tiles = (length + unit - 1) / unit
     let count = max(1, min(parts, tiles))

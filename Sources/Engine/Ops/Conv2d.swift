@@ -211,12 +211,16 @@ extension Ops {
             return
         }
         if direct {
+            let packed = weightTensor.flatMap {
+                PackedWeights.shared.matrix(for: $0, base: weight, rows: og, depth: k, groups: groups)
+            }
             for b in 0..<batch {
                 for gi in 0..<groups {
                     let xg = x + (b * c + gi * geo.channels) * inPlane
                     let dst = out + (b * o + gi * og) * p
                     parallelSgemm(m: og, n: p, k: k, a: weight + gi * og * k, lda: k, b: xg, ldb: p,
-                                  c: dst, ldc: p, bias: bias.map { .perRow($0 + gi * og) } ?? .none)
+                                  c: dst, ldc: p, bias: bias.map { .perRow($0 + gi * og) } ?? .none,
+                                  packedA: packed.map { PackedOperand($0, group: gi) })
                 }
             }
             return
