@@ -30,11 +30,12 @@ public enum SpectralNorm {
         }
     }
 
-    /// A zero or non-finite σ (degenerate weight or vectors) shows up as non-finite weights.
+    /// A zero or non-finite σ (degenerate weight or vectors) shows up as non-finite weights. The result is a
+    /// parameter like the bound ones: frozen, so the engine keeps its packed form across calls.
     static func checked(_ w: Tensor, name: String) throws -> Tensor {
         guard w.floats().allSatisfy(\.isFinite) else {
             throw ModelError("spectral norm gives non-finite weights: the weight or its singular vectors are degenerate", location: name)
         }
-        return w
+        return w.frozen()
     }
 }
