@@ -187,7 +187,9 @@ static void lrelu_256(float *x, long n, float slope, float gain, float lo, float
 // exp's constants, one set for every level (the kernels give the same values): clamp range, log2(e), ln 2 in
 // two parts (Cody–Waite) and the degree-6 polynomial.
 #define EK_EXP_LO (-87.3f)
-#define EK_EXP_HI 88.7f
+// 2^n for integral n in [−126, 0] (the inputs are x − max ≤ 0, so no upper clamp): n + 127 sits in the low
+// mantissa bits of n + (2^23 + 127), exactly; shifting them into the exponent field drops the rest.
+#define EK_EXP_BIAS 8388735.0f
 #define EK_EXP_LOG2E 1.442695041f
 #define EK_EXP_LN2_HI 0.693359375f
 #define EK_EXP_LN2_LO 2.12194440e-4f
@@ -199,9 +201,10 @@ static void lrelu_256(float *x, long n, float slope, float gain, float lo, float
 #define EK_EXP_P5 5.0000001201e-1f
 
 // exp for softmax: Cephes range reduction (x = n ln2 + r) and a degree-6 polynomial, 2^n built in the exponent.
+// Only for x ≤ 0 (or NaN, which becomes the lower clamp): the softmax's x − max.
 __attribute__((target("avx512f")))
 static inline __m512 exp_512(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EK_EXP_LO)), _mm512_set1_ps(EK_EXP_HI));
+    x = _mm512_max_ps(x, _mm512_set1_ps(EK_EXP_LO));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EK_EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EK_EXP_LN2_HI), x);
     r = _mm512_fmadd_ps(n, _mm512_set1_ps(EK_EXP_LN2_LO), r);
@@ -212,7 +215,7 @@ static inline __m512 exp_512(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EK_EXP_P4));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EK_EXP_P5));
     __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    __m512i e = _mm512_slli_epi32(_mm512_castps_si512(_mm512_add_ps(n, _mm512_set1_ps(EK_EXP_BIAS))), 23);
     return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
 }
 
@@ -267,7 +270,7 @@ static void softmax_512(float *p, long n) {
 // The same exp with 8-float vectors (same reduction and polynomial: bit-identical values).
 __attribute__((target("avx2,fma"), always_inline))
 static inline __m256 exp_256(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(EK_EXP_LO)), _mm256_set1_ps(EK_EXP_HI));
+    x = _mm256_max_ps(x, _mm256_set1_ps(EK_EXP_LO));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EK_EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EK_EXP_LN2_HI), x);
     r = _mm256_fmadd_ps(n, _mm256_set1_ps(EK_EXP_LN2_LO), r);
@@ -278,7 +281,7 @@ static inline __m256 exp_256(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EK_EXP_P4));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EK_EXP_P5));
     __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256i e = _mm256_slli_epi32(_mm256_castps_si256(_mm256_add_ps(n, _mm256_set1_ps(EK_EXP_BIAS))), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
