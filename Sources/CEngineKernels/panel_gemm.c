@@ -1112,6 +1112,8 @@ int ek_gemm_prepacked(int transA, int transB, long m, long n, long k, float alph
 #endif
 }
 
+long ek_gemm_slab_depth(void) { return BG_KC; }
+
 long ek_gemm_packed_columns(long n) {
     const struct bg_kernels *kern = bg_kernels_for_cpu();
     return kern ? (n + kern->cols - 1) / kern->cols * kern->cols : 0;

@@ -63,6 +63,41 @@ struct BlockedGEMMTests {
         }
     }
 
+    /// Large products cut by columns pack A once per depth slab for all pieces (`sharedSlabSgemm`): with alpha,
+    /// beta, a bias per row or per column, B transposed or not, and a last slab shallower than the others, the
+    /// result is the same to the bit as one piece packing everything itself.
+    @Test(arguments: [false, true])
+    func sharedSlabsMatchOnePiece(transB: Bool) throws {
+        guard BlockedGEMM.enabled else { return }
+        let c = Case(m: 100, n: 650, k: 600)
+        let (a, lda, b, ldb) = Self.operands(c, transA: false, transB: transB)
+        let rowBias = (0..<c.m).map { Float($0) / 7 - 3 }, colBias = (0..<c.n).map { Float($0 % 11) / 3 - 1 }
+        for which in 0..<3 {
+            var results: [[UInt32]] = []
+            for parts in [1, 2, 3] {
+                var out = (0..<(c.m * c.n)).map { Float($0 % 13) - 6 }   // beta = 0.5 reads it
+                rowBias.withUnsafeBufferPointer { rb in
+                    colBias.withUnsafeBufferPointer { cb in
+                        let bias: GEMMBias = which == 0 ? .none : which == 1 ? .perRow(rb.baseAddress!)
+                            : .perColumn(cb.baseAddress!)
+                        if parts == 1 {
+                            _ = blockedSgemm(transA: false, transB: transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
+                                             lda: lda, b: b, ldb: ldb, beta: 0.5, c: &out, ldc: c.n, bias: bias,
+                                             parts: 1)
+                        } else {
+                            let pieces = gemmPieces(m: c.m, n: c.n, parts: parts).map(\.columns)
+                            #expect(pieces.count == parts)
+                            sharedSlabSgemm(pieces: pieces, transB: transB, m: c.m, n: c.n, k: c.k, alpha: 0.75, a: a,
+                                            lda: lda, b: b, ldb: ldb, beta: 0.5, c: &out, ldc: c.n, bias: bias)
+                        }
+                    }
+                }
+                results.append(out.map(\.bitPattern))
+            }
+            #expect(results[0] == results[1] && results[0] == results[2], "bias \(which), transB \(transB)")
+        }
+    }
+
     /// Splitting C between threads changes nothing: every element sums its products in the same order.
     @Test func splitIsBitIdentical() throws {
         for (c, transB) in [(Case(m: 100, n: 700, k: 600), false), (Case(m: 700, n: 100, k: 300), true),

@@ -162,6 +162,10 @@ long ek_gemm_packed_floats(long m, long k);
 /// every depth slab. Disjoint row ranges may be packed on different threads.
 void ek_gemm_pack_a(const float *a, long lda, long m, long k, long r0, long r1, float *packed);
 
+/// The depth of the blocked GEMM's slabs (KC): a product of depth k sums slab after slab, each slab's sum merged
+/// into C before the next (so k = KC products chained with beta = 1 give the same bits as one product).
+long ek_gemm_slab_depth(void);
+
 /// Columns of the packed form of an n-column B (`ek_gemm_pack_b`): n rounded up to the tile's columns.
 long ek_gemm_packed_columns(long n);
 
