@@ -3,7 +3,7 @@ import Testing
 import CEngineKernels
 
 /// The engine's blocked GEMM against a double-precision product, on shapes that reach every edge: partial
-/// 12-row and 32-column tiles, a KC slab remainder (k > 256), an NC block remainder (n > 512), and the split
+/// 12-row and 32-column tiles, a KC slab remainder (k > 512), an NC block remainder (n > 256), and the split
 /// across threads by rows and by columns.
 @Suite("Blocked GEMM")
 struct BlockedGEMMTests {

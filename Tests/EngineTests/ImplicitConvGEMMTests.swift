@@ -5,7 +5,7 @@ import CEngineKernels
 /// The implicit-im2col GEMM gathers B from the image while packing it. It must give exactly what the blocked GEMM
 /// gives on the built im2col matrix (same products, same order), for every geometry the gathers handle:
 /// strides, dilations, asymmetric padding, pixels outside the image, several images side by side, column
-/// offsets, 32-column and 512-column block edges, a 256-deep slab remainder, and pieces on several threads.
+/// offsets, 16/32-column panel and 256-column block edges, a 512-deep slab remainder, and pieces on several threads.
 @Suite("Implicit-im2col GEMM")
 struct ImplicitConvGEMMTests {
     struct Case: CustomTestStringConvertible, Sendable {
@@ -29,8 +29,8 @@ struct ImplicitConvGEMMTests {
     static let cases = [
         // StyleGAN2-style 4×4 stride 2 with padding 2 (289 columns: a 1-column last panel).
         Case(channels: 8, size: (32, 32), kernel: (4, 4), stride: (2, 2), pad: (2, 2), outChannels: 30),
-        // 3×3 stride 1: 576 columns cross a 512-column block; 288 rows cross a 256-deep slab.
-        Case(channels: 32, size: (24, 24), kernel: (3, 3), stride: (1, 1), pad: (1, 1), outChannels: 13),
+        // 3×3 stride 1: 576 columns cross 256-column blocks; 576 rows cross a 512-deep slab.
+        Case(channels: 64, size: (24, 24), kernel: (3, 3), stride: (1, 1), pad: (1, 1), outChannels: 13),
         // Rectangular kernel, mixed strides, dilation, no padding, odd sizes.
         Case(channels: 5, size: (19, 23), kernel: (3, 2), stride: (3, 1), dilation: (2, 3), pad: (0, 0), outChannels: 7),
         // Padding wider than the kernel reach: whole rows and columns of zeros.

@@ -29,8 +29,9 @@ struct PackedWeightsTests {
     /// then read from the cache, gives exactly what the same values in an unfrozen tensor give.
     @Test(arguments: [1, 2])
     func frozenWeightGivesTheSameBits(groups: Int) throws {
-        let x = Self.tensor([1, 16, 18, 18], seed: 3)
-        let w = Self.tensor([32, 16 / groups, 4, 4], seed: 5), b = Self.tensor([32], seed: 7)
+        // 40 channels: 640 rows of im2col per group at groups = 1, past a 512-deep slab.
+        let x = Self.tensor([1, 40, 18, 18], seed: 3)
+        let w = Self.tensor([32, 40 / groups, 4, 4], seed: 5), b = Self.tensor([32], seed: 7)
         let want = try Ops.conv2d(x, weight: Self.copy(w), bias: b, stride: 2, padding: 2, groups: groups).floats()
         let frozen = Self.copy(w).frozen()
         for call in 0..<3 {
@@ -41,8 +42,8 @@ struct PackedWeightsTests {
     }
 
     /// Linear layers (the weight packed ahead as B, the product cut by rows) and 1×1 convs (as A, cut by
-    /// columns): frozen weights give exactly what unfrozen copies give; sizes cross tile edges and a 256-deep slab.
-    @Test(arguments: [(50, 37, 300), (130, 100, 64), (9, 700, 33)])
+    /// columns): frozen weights give exactly what unfrozen copies give; sizes cross tile edges and a 512-deep slab.
+    @Test(arguments: [(50, 37, 600), (130, 100, 64), (9, 700, 33)])
     func frozenLinearWeightGivesTheSameBits(shape: (rows: Int, out: Int, in: Int)) throws {
         let x = Self.tensor([shape.rows, shape.in], seed: 3)
         let w = Self.tensor([shape.out, shape.in], seed: 5), b = Self.tensor([shape.out], seed: 7)
