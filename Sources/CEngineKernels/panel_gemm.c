@@ -637,15 +637,15 @@ static inline void blocked_tile_at(const struct bg_kernels *kern, long ir, long 
             bg_merge(cp + r * ldc + q, edge[r * NR + q], bt, tcb ? tcb + q : NULL, trb ? trb + r : NULL);
 }
 
-// A packed ahead of the call (`ek_gemm_pack_a`): the slab at depth pc holds `rows` (padded) rows of micro-panels
-// from rows[0]; this product's rows start at `row0` of it.
+// An operand packed ahead of the call (A by `ek_gemm_pack_a`, B by `ek_gemm_pack_b`): the slab at depth pc holds
+// `lines` padded rows of micro-panels (A) or columns of panels (B), `lines · kc` floats from `data + pc · lines`;
+// this product's rows or columns start at line `first`.
 struct bg_prepacked {
-    const float *a;
-    long rows, row0;
+    const float *data;
+    long lines, first;
 };
 
-// `pre`: A packed ahead (NULL: packed here, slab by slab); `preB`: B packed ahead (`ek_gemm_pack_b`: the slab
-// at depth pc holds `rows` padded columns of panels; this product's columns start at `row0` of them).
+// `pre`: A packed ahead (NULL: packed here, slab by slab); `preB`: B packed ahead (NULL: packed per block).
 static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long n, long k, float alpha,
                          const float *a, long lda, const struct bg_prepacked *pre, const struct bg_prepacked *preB,
                          bg_pack_b packB, void *packContext, float beta, float *c, long ldc, const float *rowBias,
@@ -659,14 +659,14 @@ static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long
         float bt = pc == 0 ? beta : 1;
         // The bias joins in the first slab, where C is first written.
         const float *rb = pc == 0 ? rowBias : NULL, *cb = pc == 0 ? colBias : NULL;
-        const float *apanel = pre ? pre->a + pc * pre->rows + pre->row0 * kc : scratch;
+        const float *apanel = pre ? pre->data + pc * pre->lines + pre->first * kc : scratch;
         for (long ir = 0; !pre && ir < m; ir += MR) {
             long rows = m - ir < MR ? m - ir : MR;
             kern->packA(scratch + ir * kc, transA ? a + pc * lda + ir : a + ir * lda + pc, lda, transA, rows, kc);
         }
         for (long jc = 0; jc < n; jc += ncBlock) {
             long nc = n - jc < ncBlock ? n - jc : ncBlock;
-            const float *bblock = preB ? preB->a + pc * preB->rows + (preB->row0 + jc) * kc : bscratch;
+            const float *bblock = preB ? preB->data + pc * preB->lines + (preB->first + jc) * kc : bscratch;
             if (!preB) packB(packContext, bscratch, pc, kc, jc, nc);
             if (mc == 0) {
                 // Each A micro-panel stays in L1 while it sweeps the B block from L2.

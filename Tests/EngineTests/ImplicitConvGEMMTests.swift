@@ -110,8 +110,8 @@ struct ImplicitConvGEMMTests {
                                 bias.withUnsafeBufferPointer { bp in
                                     got.withUnsafeMutableBufferPointer { op in
                                         ImplicitConvGEMM.multiply(m: c.outChannels, n: cols, weight: wp.baseAddress!,
-                                                                  ldw: k, packed: ahead ? packed.group(0) : nil,
-                                                                  packedRows: packed.packedRows, source: source,
+                                                                  ldw: k, packed: ahead ? PackedOperand(packed) : nil,
+                                                                  source: source,
                                                                   c: op.baseAddress!, ldc: cols,
                                                                   bias: bp.baseAddress!, parts: parts)
                                     }

@@ -40,19 +40,20 @@ enum ImplicitConvGEMM {
 
     /// `c[i·ldc + j] = Σ_p weight[i·ldw + p]·col(p, j0 + j) + bias[i]` for i < m, j < n, cut into `parts` pieces on
     /// the worker pool as `blockedSgemm` cuts (`forEachGEMMPiece`), so the result does not depend on `parts`. The
-    /// caller checks `available` first. `packed`: the same weight packed ahead (`PackedMatrix.group`, `packedRows`
-    /// rows), which the pieces read instead of packing it; same sums, same bits.
-    static func multiply(m: Int, n: Int, weight: UnsafePointer<Float>, ldw: Int, packed: UnsafePointer<Float>? = nil,
-                         packedRows: Int = 0, source: ek_conv_source, j0: Int = 0, c: UnsafeMutablePointer<Float>,
-                         ldc: Int, bias: UnsafePointer<Float>?, parts: Int) {
+    /// caller checks `available` first. `packed`: the same weight packed ahead (`PackedWeights`), which the pieces
+    /// read instead of packing it; same sums, same bits.
+    static func multiply(m: Int, n: Int, weight: UnsafePointer<Float>, ldw: Int, packed: PackedOperand? = nil,
+                         source: ek_conv_source, j0: Int = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
+                         bias: UnsafePointer<Float>?, parts: Int) {
         guard m > 0, n > 0 else { return }
         let k = Int(source.channels * source.kh * source.kw)
         forEachGEMMPiece(m: m, n: n, parts: parts) { rows, cols in
             var s = source
             Scratch.withBuffer(ek_conv_gemm_scratch_floats(rows.count, cols.count, k)) { scratch in
                 let dst = c + rows.lowerBound * ldc + cols.lowerBound, rowBias = bias.map { $0 + rows.lowerBound }
-                if let packed, ek_conv_gemm_packed(rows.count, cols.count, packed, packedRows, rows.lowerBound, &s,
-                                                   j0 + cols.lowerBound, dst, ldc, rowBias, scratch) != 0 {
+                if let packed, ek_conv_gemm_packed(rows.count, cols.count, packed.base, packed.matrix.packedLines,
+                                                   rows.lowerBound, &s, j0 + cols.lowerBound, dst, ldc, rowBias,
+                                                   scratch) != 0 {
                     return
                 }
                 _ = ek_conv_gemm(rows.count, cols.count, weight + rows.lowerBound * ldw, ldw, &s, j0 + cols.lowerBound,
@@ -78,7 +79,6 @@ extension ImplicitConvGEMM {
         let packed = weightTensor.flatMap {
             PackedWeights.shared.matrix(for: $0, base: weight, rows: og, depth: k, groups: groups)
         }
-        let packedRows = packed?.packedRows ?? 0
         defer { withExtendedLifetime(packed) {} }
         if groups == 1 && batch > 1 && p < sideBySideBelow {
             let perBlock = min(batch, max(1, sideBySideColumns / p))
@@ -88,8 +88,7 @@ extension ImplicitConvGEMM {
                     var b0 = 0
                     while b0 < batch {
                         let nb = min(perBlock, batch - b0), cols = nb * p
-                        multiply(m: og, n: cols, weight: weight, ldw: k, packed: packed?.group(0),
-                                 packedRows: packedRows,
+                        multiply(m: og, n: cols, weight: weight, ldw: k, packed: packed.map { PackedOperand($0) },
                                  source: source(x + b0 * c * inPlane, geo, imageStride: c * inPlane),
                                  c: prod, ldc: cols, bias: nil, parts: cores)
                         scatterSideBySide(prod, images: nb, channels: og, pixels: p, bias: bias,
@@ -105,8 +104,9 @@ extension ImplicitConvGEMM {
         func item(_ t: Int, parts: Int) {
             let b = t / groups, gi = t % groups
             withGatherSource(source(x + (b * c + gi * geo.channels) * inPlane, geo)) { src in
-                multiply(m: og, n: p, weight: weight + gi * og * k, ldw: k, packed: packed?.group(gi),
-                         packedRows: packedRows, source: src, c: out + (b * o + gi * og) * p, ldc: p,
+                multiply(m: og, n: p, weight: weight + gi * og * k, ldw: k,
+                         packed: packed.map { PackedOperand($0, group: gi) }, source: src,
+                         c: out + (b * o + gi * og) * p, ldc: p,
                          bias: bias.map { $0 + gi * og }, parts: parts)
             }
         }

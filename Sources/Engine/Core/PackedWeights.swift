@@ -64,9 +64,6 @@ final class PackedMatrix: @unchecked Sendable {
     /// Group `g`'s packed matrix.
     func group(_ g: Int) -> UnsafePointer<Float> { UnsafePointer(base + g * groupFloats) }
 
-    /// For A: `packedLines`, the padded rows.
-    var packedRows: Int { packedLines }
-
     deinit { free(base) }
 }
 

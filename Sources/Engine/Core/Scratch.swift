@@ -50,6 +50,11 @@ public enum Scratch {
         return try body(buffer.pointer)
     }
 
-    /// Frees every pooled buffer (e.g. after a large model ran and memory should go back to the system).
-    public static func releaseAll() { pool.withLock { $0.removeAll() } }
+    /// Frees every pooled buffer and every kept packed weight (`PackedWeights`), e.g. after a large model ran
+    /// and memory should go back to the system. (Packed weights of parameters that were freed go at the next
+    /// weight packed anyway.)
+    public static func releaseAll() {
+        pool.withLock { $0.removeAll() }
+        PackedWeights.shared.removeAll()
+    }
 }
