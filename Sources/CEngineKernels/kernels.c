@@ -932,6 +932,16 @@ void ek_fir_up2(float *out, long n, const float *x0, const float *w0, long t0,
     fir_up2_base(out, n, x0, w0, t0, x1, w1, t1, accumulate);
 }
 
+void ek_deinterleave(const float *x, long count, float *even, long ne, float *odd, long no) {
+#ifdef EK_X86
+    int l = ek_kernel_level();
+    if (l == 3) { deinterleave_512(x, count, even, ne, odd, no); return; }
+    if (l == 2) { deinterleave_256(x, count, even, ne, odd, no); return; }
+#endif
+    for (long j = 0; j < ne; j++) even[j] = 2 * j < count ? x[2 * j] : 0;
+    for (long j = 0; j < no; j++) odd[j] = 2 * j + 1 < count ? x[2 * j + 1] : 0;
+}
+
 void ek_fir_down2(float *out, const float *x, const float *w, long taps, long n, int accumulate) {
 #ifdef EK_X86
     int l = ek_kernel_level();

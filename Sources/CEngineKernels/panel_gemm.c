@@ -214,7 +214,7 @@ static void panel_gemm_256(long m, long n, long k, float alpha, const float *a, 
             for (long i0 = 0; i0 < m; i0 += PG_QROWS) {
                 long rows = m - i0 < PG_QROWS ? m - i0 : PG_QROWS;
                 panel_quarter_256(k, a + i0 * lda, lda, rows, bp + q * k * PG_COLS + h, c + i0 * ldc + q * PG_COLS + h,
-                                  ldc, w, alpha, rowScale ? rowScale + i0 : 0);
+                                  ldc, w, alpha, rowScale ? rowScale + i0 : NULL);
             }
         }
     }
@@ -645,6 +645,14 @@ struct bg_prepacked {
     long lines, first;
 };
 
+// Lines packed for `count` rows (A) or columns (B) in units of the tile's `unit` (0 without a kernel).
+static long bg_round(long count, long unit) { return unit > 0 ? (count + unit - 1) / unit * unit : 0; }
+
+// Whether lines first ..< first + count of an operand packed ahead with `lines` lines start on a tile.
+static int bg_fits(long first, long count, long lines, long unit) {
+    return first % unit == 0 && first + count <= lines;
+}
+
 // `pre`: A packed ahead (NULL: packed here, slab by slab); `preB`: B packed ahead (NULL: packed per block).
 static void blocked_gemm(const struct bg_kernels *kern, int transA, long m, long n, long k, float alpha,
                          const float *a, long lda, const struct bg_prepacked *pre, const struct bg_prepacked *preB,
@@ -948,21 +956,6 @@ int ek_conv_prefers_padded(const ek_conv_source *src) {
     return ek_kernel_level() == 2 && src->guarded == 0 && src->sw <= 2 && (src->padTop > 0 || src->padLeft > 0);
 }
 
-#ifdef PG_X86
-// conv_pad_split's vector part: 8 outputs of each at a time; returns how many it wrote.
-__attribute__((target("avx2,fma")))
-static long conv_pad_split_256(const float *line, long n, float *even, float *odd) {
-    long i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 e, o;
-        ek_even_odd_256(_mm256_loadu_ps(line + 2 * i), _mm256_loadu_ps(line + 2 * i + 8), &e, &o);
-        _mm256_storeu_ps(even + i, e);
-        _mm256_storeu_ps(odd + i, o);
-    }
-    return i;
-}
-#endif
-
 // Rows and columns of the zero-padded copy (every window inside), before any split into phases.
 static void conv_padded_size(const ek_conv_source *src, long *height, long *width) {
     *height = (src->outH - 1) * src->sh + (src->kh - 1) * src->dh + 1;
@@ -991,57 +984,45 @@ ek_conv_source ek_conv_padded_source(const ek_conv_source *src, const float *x) 
     return s;
 }
 
-// even[i] = line[2i], odd[i] = line[2i + 1] for i < n.
-static void conv_pad_split(const float *line, long n, float *even, float *odd) {
-    long i = 0;
-#ifdef PG_X86
-    if (ek_kernel_level() >= 2) i = conv_pad_split_256(line, n, even, odd);
-#endif
-    for (; i < n; i++) {
-        even[i] = line[2 * i];
-        odd[i] = line[2 * i + 1];
+// Columns x0 ..< x0 + n of padded row r into out: image row r − padTop, columns shifted by padLeft, zero
+// outside the image.
+static void conv_pad_row(const ek_conv_source *src, const float *image, long r, long x0, long n, float *out) {
+    long iy = r - src->padTop, from = x0 > src->padLeft ? x0 : src->padLeft;
+    long to = src->padLeft + src->width < x0 + n ? src->padLeft + src->width : x0 + n;
+    if (iy < 0 || iy >= src->height || from >= to) {
+        memset(out, 0, (size_t)n * sizeof(float));
+        return;
     }
+    if (from > x0) memset(out, 0, (size_t)(from - x0) * sizeof(float));
+    memcpy(out + from - x0, image + iy * src->width + from - src->padLeft, (size_t)(to - from) * sizeof(float));
+    if (to < x0 + n) memset(out + to - x0, 0, (size_t)(x0 + n - to) * sizeof(float));
 }
 
 void ek_conv_pad(const ek_conv_source *src, float *dst, long c0, long c1) {
     long hp, wp;
     conv_padded_size(src, &hp, &wp);
     long plane = ek_conv_padded_plane(src);
-    // Padded row r, column x hold image row r − padTop, column x − padLeft (zero outside the image).
-    long x0 = src->padLeft, x1 = src->width + src->padLeft < wp ? src->width + src->padLeft : wp;
-    if (src->sw == 2) {
-        // Column x goes to column x / 2 of the even half or of the odd half (one plane of hp × wh further on):
-        // each padded row is built in `line`, then split.
-        long wh = (wp + 1) / 2;
-        float stackLine[512], *line = 2 * wh <= 512 ? stackLine : malloc((size_t)(2 * wh) * sizeof(float));
-        if (!line) return;
-        for (long c = c0; c < c1; c++) {
-            const float *image = src->x + c * src->height * src->width;
-            float *even = dst + c * plane, *odd = even + hp * wh;
-            for (long r = 0; r < hp; r++) {
-                long iy = r - src->padTop;
-                memset(line, 0, (size_t)(2 * wh) * sizeof(float));
-                if (iy >= 0 && iy < src->height && x1 > x0)
-                    memcpy(line + x0, image + iy * src->width, (size_t)(x1 - x0) * sizeof(float));
-                conv_pad_split(line, wh, even + r * wh, odd + r * wh);
-            }
-        }
-        if (line != stackLine) free(line);
-        return;
-    }
     for (long c = c0; c < c1; c++) {
         const float *image = src->x + c * src->height * src->width;
         float *out = dst + c * plane;
-        for (long r = 0; r < hp; r++) {
-            float *row = out + r * wp;
-            long iy = r - src->padTop;
-            if (iy < 0 || iy >= src->height || x1 <= x0) {
-                memset(row, 0, (size_t)wp * sizeof(float));
-                continue;
+        if (src->sw != 2) {
+            for (long r = 0; r < hp; r++) conv_pad_row(src, image, r, 0, wp, out + r * wp);
+            continue;
+        }
+        // Padded column x goes to column x / 2 of the even half or of the odd half (hp × wh floats further on).
+        // Rows of 2·wh padded columns are built on the stack, as many whole rows as fit (their even and odd
+        // columns are then contiguous runs: one split for all of them), else a row in pieces.
+        enum { LINE = 4096 };
+        float line[LINE];
+        long wh = (wp + 1) / 2, wide = 2 * wh, rowsAtOnce = wide <= LINE ? LINE / wide : 1;
+        for (long r = 0; r < hp; r += rowsAtOnce) {
+            long rows = hp - r < rowsAtOnce ? hp - r : rowsAtOnce;
+            for (long x0 = 0; x0 < wide; x0 += LINE) {
+                long n = wide - x0 < LINE ? wide - x0 : LINE;
+                for (long i = 0; i < rows; i++) conv_pad_row(src, image, r + i, x0, n, line + i * n);
+                ek_deinterleave(line, rows * n, out + r * wh + x0 / 2, rows * n / 2, out + (hp + r) * wh + x0 / 2,
+                                rows * n / 2);
             }
-            if (x0 > 0) memset(row, 0, (size_t)x0 * sizeof(float));
-            memcpy(row + x0, image + iy * src->width, (size_t)(x1 - x0) * sizeof(float));
-            if (x1 < wp) memset(row + x1, 0, (size_t)(wp - x1) * sizeof(float));
         }
     }
 }
@@ -1073,7 +1054,7 @@ int ek_conv_gemm(long m, long n, const float *w, long ldw, const ek_conv_source 
 int ek_conv_gemm_packed(long m, long n, const float *packed, long packedRows, long row0, const ek_conv_source *src,
                         long j0, float *c, long ldc, const float *rowBias, float *scratch) {
     const struct bg_kernels *kern = bg_kernels_for_cpu();
-    if (!kern || row0 % kern->rows != 0 || row0 + m > packedRows) return 0;
+    if (!kern || !bg_fits(row0, m, packedRows, kern->rows)) return 0;
     struct bg_prepacked pre = { packed, packedRows, row0 };
     return conv_gemm(m, n, NULL, 0, &pre, src, j0, c, ldc, rowBias, scratch);
 }
@@ -1085,7 +1066,7 @@ int ek_conv_gemm_packed(long m, long n, const float *packed, long packedRows, lo
 
 long ek_gemm_packed_rows(long m) {
     const struct bg_kernels *kern = bg_kernels_for_cpu();
-    return kern ? (m + kern->rows - 1) / kern->rows * kern->rows : 0;
+    return bg_round(m, kern ? kern->rows : 0);
 }
 
 long ek_gemm_packed_floats(long m, long k) {
@@ -1099,8 +1080,8 @@ int ek_gemm_prepacked(int transA, int transB, long m, long n, long k, float alph
                       const float *colBias, float *scratch) {
 #ifdef PG_X86
     const struct bg_kernels *kern = bg_kernels_for_cpu();
-    if (!kern || (packedA && (row0 % kern->rows || row0 + m > packedRows))
-        || (packedB && (column0 % kern->cols || column0 + n > packedColumns))) return 0;
+    if (!kern || (packedA && !bg_fits(row0, m, packedRows, kern->rows))
+        || (packedB && !bg_fits(column0, n, packedColumns, kern->cols))) return 0;
     struct bg_prepacked pa = { packedA, packedRows, row0 }, pb = { packedB, packedColumns, column0 };
     struct bg_matrix source = { b, ldb, transB, kern->packB };
     if (m > 0 && n > 0 && k > 0)
@@ -1119,13 +1100,12 @@ long ek_gemm_slab_depth(void) { return BG_KC; }
 
 long ek_gemm_packed_columns(long n) {
     const struct bg_kernels *kern = bg_kernels_for_cpu();
-    return kern ? (n + kern->cols - 1) / kern->cols * kern->cols : 0;
+    return bg_round(n, kern ? kern->cols : 0);
 }
 
 long ek_gemm_packed_b_floats(long k, long n) { return ek_gemm_packed_columns(n) * k; }
 
 void ek_gemm_pack_b(const float *b, long ldb, int transposed, long k, long n, long j0, long j1, float *packed) {
-#ifdef PG_X86
     const struct bg_kernels *kern = bg_kernels_for_cpu();
     if (!kern) return;
     long columns = ek_gemm_packed_columns(n), end = j1 < n ? j1 : n;
@@ -1135,9 +1115,6 @@ void ek_gemm_pack_b(const float *b, long ldb, int transposed, long k, long n, lo
         kern->packB(packed + pc * columns + j0 * kc, transposed ? b + j0 * ldb + pc : b + pc * ldb + j0, ldb, kc,
                     end - j0, transposed);
     }
-#else
-    (void)b; (void)ldb; (void)transposed; (void)k; (void)n; (void)j0; (void)j1; (void)packed;
-#endif
 }
 
 void ek_gemm_pack_a(const float *a, long lda, long m, long k, long r0, long r1, float *packed) {

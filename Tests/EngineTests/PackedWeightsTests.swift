@@ -70,7 +70,7 @@ struct PackedWeightsTests {
         guard BlockedGEMM.enabled else { return }
         let cache = PackedWeights(budgetBytes: 64 << 20)
         func packed(_ t: Tensor) -> PackedMatrix? {
-            t.withFloats { cache.matrix(for: t, base: $0.baseAddress!, rows: 20, depth: 50, groups: 1) }
+            cache.matrix(for: t, rows: 20, depth: 50, groups: 1)
         }
         #expect(packed(Self.tensor([20, 50], seed: 1)) == nil, "an unfrozen weight is not cached")
         var a: Tensor? = Self.tensor([20, 50], seed: 1).frozen()
@@ -92,7 +92,7 @@ struct PackedWeightsTests {
         let cache = PackedWeights(budgetBytes: 2 * one.byteCount)
         let weights = (0..<3).map { Self.tensor([24, 64], seed: UInt32(10 + $0)).frozen() }
         func packed(_ i: Int) -> PackedMatrix? {
-            weights[i].withFloats { cache.matrix(for: weights[i], base: $0.baseAddress!, rows: 24, depth: 64, groups: 1) }
+            cache.matrix(for: weights[i], rows: 24, depth: 64, groups: 1)
         }
         let p0 = try #require(packed(0)), p1 = try #require(packed(1))
         #expect(packed(0) === p0)              // 0 is now the most recently used
@@ -100,8 +100,8 @@ struct PackedWeightsTests {
         #expect(cache.count == 2 && cache.bytes <= cache.budgetBytes)
         #expect(packed(0) === p0, "the recently used entry stays")
         #expect(packed(1) !== p1, "the least recently used entry was evicted and is packed again")
-        #expect(PackedWeights(budgetBytes: one.byteCount - 1).matrix(for: weights[0], base: weights[0].floats(),
-                                                                     rows: 24, depth: 64, groups: 1) == nil,
+        #expect(PackedWeights(budgetBytes: one.byteCount - 1).matrix(for: weights[0], rows: 24, depth: 64,
+                                                                     groups: 1) == nil,
                 "a matrix larger than the budget is not cached")
     }
 }

@@ -18,6 +18,9 @@ void ek_fir_up2(float *out, long n, const float *x0, const float *w0, long t0,
 /// Decimation by 2: out[i] (+)= sum_{t<taps} w[t] * x[2i + t], for i in [0, n).
 void ek_fir_down2(float *out, const float *x, const float *w, long taps, long n, int accumulate);
 
+/// even[j] = x[2j] for j < ne and odd[j] = x[2j + 1] for j < no, reading x[0 ..< count] only (zero past it).
+void ek_deinterleave(const float *x, long count, float *even, long ne, float *odd, long no);
+
 /// dst[m] = sum_{t<taps} w[t] * rows[t][m], for m in [0, n); with taps == 0 writes zeros.
 void ek_fir_rows(float *dst, const float *const *rows, const float *w, long taps, long n);
 

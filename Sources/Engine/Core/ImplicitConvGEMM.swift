@@ -68,7 +68,7 @@ extension ImplicitConvGEMM {
     /// unavailable. Small planes of a batch (groups = 1) go side by side in one product, so 4×4 and 8×8 planes do
     /// not leave most of a 32-column panel empty; their products are then scattered to NCHW with the bias. Other
     /// planes are one product each: on all cores, or one per core when there are many small ones.
-    /// `weightTensor`: the tensor `weight` points into; when frozen, its packed form is kept across calls
+    /// `weightTensor`: the tensor `weight` is the start of; when frozen, its packed form is kept across calls
     /// (`PackedWeights`).
     static func convolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
                          weightTensor: Tensor? = nil, outChannels o: Int, bias: UnsafePointer<Float>?, groups: Int,
@@ -76,9 +76,7 @@ extension ImplicitConvGEMM {
         let og = o / groups, k = geo.rows, p = geo.cols, inPlane = geo.height * geo.width
         let cores = Parallel.coreCount
         guard available(source(x, geo), columns: p) else { return false }
-        let packed = weightTensor.flatMap {
-            PackedWeights.shared.matrix(for: $0, base: weight, rows: og, depth: k, groups: groups)
-        }
+        let packed = weightTensor.flatMap { PackedWeights.shared.matrix(for: $0, rows: og, depth: k, groups: groups) }
         defer { withExtendedLifetime(packed) {} }
         if groups == 1 && batch > 1 && p < sideBySideBelow {
             let perBlock = min(batch, max(1, sideBySideColumns / p))

@@ -40,8 +40,7 @@ final class PackedMatrix: @unchecked Sendable {
         self.groups = groups
         let isA = operand == .a
         self.packedLines = isA ? ek_gemm_packed_rows(lines) : ek_gemm_packed_columns(lines)
-        self.groupFloats = ((isA ? ek_gemm_packed_floats(lines, depth) : ek_gemm_packed_b_floats(depth, lines)) + 15)
-            / 16 * 16
+        self.groupFloats = Self.groupFloats(operand, lines: lines, depth: depth)
         base = Scratch.allocate(groupFloats * groups)
         let tile = isA ? GEMMTile.rows : GEMMTile.columns, panels = (lines + tile - 1) / tile
         let base = self.base, groupFloats = self.groupFloats
@@ -63,6 +62,12 @@ final class PackedMatrix: @unchecked Sendable {
 
     /// Group `g`'s packed matrix.
     func group(_ g: Int) -> UnsafePointer<Float> { UnsafePointer(base + g * groupFloats) }
+
+    /// Floats of one group's packed form, rounded to a cache line so the next group starts on one.
+    static func groupFloats(_ operand: Operand, lines: Int, depth: Int) -> Int {
+        let floats = operand == .a ? ek_gemm_packed_floats(lines, depth) : ek_gemm_packed_b_floats(depth, lines)
+        return (floats + 15) / 16 * 16
+    }
 
     deinit { free(base) }
 }
@@ -134,20 +139,21 @@ final class PackedWeights: @unchecked Sendable {
     /// Drops every packed copy.
     func removeAll() { state.withLock { $0 = State() } }
 
-    /// The packed form of `tensor`'s elements read as `groups` matrices of `rows` × `depth` floats at `base`,
-    /// from the cache or packed now; nil when `tensor`'s storage is not frozen, the blocked GEMM does not run, or
-    /// the packed form would not fit the budget (the caller then packs per call, as before).
-    func matrix(for tensor: Tensor, base: UnsafePointer<Float>, rows: Int, depth: Int, groups: Int) -> PackedMatrix? {
+    /// The packed form of `tensor` (contiguous f32, as an op's `Input` holds it) read as `groups` matrices of
+    /// `rows` × `depth` floats, from the cache or packed now; nil when `tensor`'s storage is not frozen (a weight
+    /// that had to be converted is a new, unfrozen storage), the blocked GEMM does not run, or the packed form
+    /// would not fit the budget (the caller then packs per call).
+    func matrix(for tensor: Tensor, rows: Int, depth: Int, groups: Int) -> PackedMatrix? {
         packed(.a, for: tensor, lines: rows, depth: depth, groups: groups) {
-            PackedMatrix(weight: base, rows: rows, depth: depth, groups: groups)
+            PackedMatrix(weight: tensor.readBase, rows: rows, depth: depth, groups: groups)
         }
     }
 
-    /// The packed form of `tensor`'s elements at `base` (`columns` rows of `depth` floats) as the transposed B
-    /// of a product (a linear layer's weight), as `matrix(for:…)` gives A.
-    func transposedB(for tensor: Tensor, base: UnsafePointer<Float>, columns: Int, depth: Int) -> PackedMatrix? {
+    /// The packed form of `tensor` (`columns` rows of `depth` floats) as the transposed B of a product (a linear
+    /// layer's weight), as `matrix(for:…)` gives A.
+    func transposedB(for tensor: Tensor, columns: Int, depth: Int) -> PackedMatrix? {
         packed(.transposedB, for: tensor, lines: columns, depth: depth, groups: 1) {
-            PackedMatrix(transposedB: base, columns: columns, depth: depth)
+            PackedMatrix(transposedB: tensor.readBase, columns: columns, depth: depth)
         }
     }
 
@@ -164,8 +170,8 @@ final class PackedWeights: @unchecked Sendable {
             return e.matrix
         }
         if let found { return found }
-        let floats = operand == .a ? ek_gemm_packed_floats(lines, depth) : ek_gemm_packed_b_floats(depth, lines)
-        guard (floats + 15) / 16 * 16 * groups * MemoryLayout<Float>.stride <= budgetBytes else { return nil }
+        let floats = PackedMatrix.groupFloats(operand, lines: lines, depth: depth) * groups
+        guard floats * MemoryLayout<Float>.stride <= budgetBytes else { return nil }
         // Packed outside the lock (on all cores); a racing caller's copy wins if it got in first.
         let matrix = make()
         return state.withLock { s in

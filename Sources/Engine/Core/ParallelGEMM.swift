@@ -151,10 +151,11 @@ func parallelSgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k
 }
 
 /// The engine's own blocked GEMM (`ek_gemm`, AVX-512 or AVX2): C split into `parts` pieces along its longer side
-/// (`forEachGEMMPiece`), one single-threaded call per piece. Each piece packs its own operand blocks, so every piece
-/// packs all of the operand the cut does not divide: the one of the shorter side (packing it once for all pieces
-/// before they start was measured no faster: 1.51 against 1.47 ms for 512³). Returns false where the kernel does
-/// not run (no AVX2, `GANKIT_GEMM=openblas`, or an empty product), leaving C to the caller.
+/// (`gemmPieces`), one single-threaded call per piece. Each piece packs its own operand blocks, so every piece
+/// packs all of the operand the cut does not divide, except in large products cut by columns, whose pieces share
+/// each packed slab of A (`sharedSlabSgemm`; packing all of A once before the pieces start was measured no
+/// faster: 1.51 against 1.47 ms for 512³). Returns false where the kernel does not run (no AVX2,
+/// `GANKIT_GEMM=openblas`, or an empty product), leaving C to the caller.
 ///
 /// `packedA` / `packedB`: that operand packed ahead (`PackedWeights`: a constant weight), which no piece packs
 /// again; the cut then goes across the other operand (columns for a packed A, rows for a packed B), so each piece
@@ -209,8 +210,8 @@ enum GEMMCut { case longerSide, rows, columns }
 /// Otherwise every piece packs all of A: for sgemm 2048³ on two cores, 16 MB per core and call, read from DRAM
 /// (92.3 against 93.4 ms, median of four runs in a C harness).
 func sharedSlabSgemm(pieces: [Range<Int>], transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
-                             c: UnsafeMutablePointer<Float>, ldc: Int, bias: GEMMBias) {
+                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, bias: GEMMBias) {
     let depth = Int(ek_gemm_slab_depth()), rows = ek_gemm_packed_rows(m), tile = GEMMTile.rows
     let panels = rows / tile, count = pieces.count
     Scratch.withBuffer(ek_gemm_packed_floats(m, depth)) { slab in
@@ -240,10 +241,8 @@ func sharedSlabSgemm(pieces: [Range<Int>], transB: Bool, m: Int, n: Int, k: Int,
 /// (`GEMMTile`: 32 or 16 columns when n ≥ m, else 12 or 6 rows), each cut at the tile boundary nearest an equal
 /// share — and runs `body(rows, columns)` for each on the worker pool (on the caller for one part). Each
 /// element's sum runs in the same order however C is cut.
-/// `cut`: a side to cut instead of the longer one, where it has a tile per part (else the longer side).
-func forEachGEMMPiece(m: Int, n: Int, parts: Int, cut side: GEMMCut = .longerSide,
-                      _ body: (Range<Int>, Range<Int>) -> Void) {
-    forEachGEMMPiece(gemmPieces(m: m, n: n, parts: parts, cut: side), body)
+func forEachGEMMPiece(m: Int, n: Int, parts: Int, _ body: (Range<Int>, Range<Int>) -> Void) {
+    forEachGEMMPiece(gemmPieces(m: m, n: n, parts: parts), body)
 }
 
 /// Runs `body(rows, columns)` for each piece on the worker pool (on the caller for one).
@@ -252,7 +251,8 @@ func forEachGEMMPiece(_ pieces: [(rows: Range<Int>, columns: Range<Int>)], _ bod
     Parallel.forEach(pieces.count) { p in body(pieces[p].rows, pieces[p].columns) }
 }
 
-/// The pieces `forEachGEMMPiece` cuts (none empty).
+/// The pieces `forEachGEMMPiece` cuts (none empty); `cut`: a side to cut instead of the longer one, where it has a
+/// tile per part.
 func gemmPieces(m: Int, n: Int, parts: Int, cut side: GEMMCut = .longerSide)
     -> [(rows: Range<Int>, columns: Range<Int>)] {
     var byColumns = n >= m

@@ -154,15 +154,15 @@ extension Ops {
         let xi = Input(x), wi = Input(weight), bi = bias.map(Input.init)
         defer { keepAlive(xi, wi, bi as Any) }
         let out = Tensor.uninitializedF32([n, o, outH, outW])
-        // A frozen weight (a bound parameter) read where it is stored may keep its GEMM-packed form across calls.
-        convolve(x: xi.base, batch: n, inChannels: c, weight: wi.base,
-                 weightTensor: wi.tensor.storage === weight.storage ? weight : nil, outChannels: o,
+        // A frozen weight (a bound parameter) may keep its GEMM-packed form across calls.
+        convolve(x: xi.base, batch: n, inChannels: c, weight: wi.base, weightTensor: wi.tensor, outChannels: o,
                  bias: bi?.base, groups: groups, geometry: geo, out: out.mutableBase, tuning: tuning)
         return out
     }
 
-    /// The conv2d kernel on raw buffers (also used by modulated and resampling convs). `weightTensor`: the tensor
-    /// `weight` points into, when it does (its packed form may then be cached, `PackedWeights`).
+    /// The conv2d kernel on raw buffers (also used by modulated and resampling convs). `weightTensor`: the
+    /// contiguous f32 tensor `weight` is the start of, when there is one (its packed form may then be kept,
+    /// `PackedWeights`).
     @usableFromInline
     static func convolve(x: UnsafePointer<Float>, batch: Int, inChannels c: Int, weight: UnsafePointer<Float>,
                          weightTensor: Tensor? = nil, outChannels o: Int, bias: UnsafePointer<Float>?,
@@ -212,7 +212,7 @@ extension Ops {
         }
         if direct {
             let packed = weightTensor.flatMap {
-                PackedWeights.shared.matrix(for: $0, base: weight, rows: og, depth: k, groups: groups)
+                PackedWeights.shared.matrix(for: $0, rows: og, depth: k, groups: groups)
             }
             for b in 0..<batch {
                 for gi in 0..<groups {

@@ -40,9 +40,8 @@ extension Ops {
             }
             return out
         }
-        // A frozen weight (a bound parameter) read where it is stored keeps its packed form across calls.
-        let packed = wi.tensor.storage === weight.storage
-            ? PackedWeights.shared.transposedB(for: weight, base: wi.base, columns: outF, depth: inF) : nil
+        // A frozen weight (a bound parameter) keeps its packed form across calls.
+        let packed = PackedWeights.shared.transposedB(for: wi.tensor, columns: outF, depth: inF)
         parallelSgemm(transB: true, m: rows, n: outF, k: inF, a: xi.base, lda: inF, b: wi.base, ldb: inF,
                       c: o, ldc: outF, bias: bi.map { .perColumn($0.base) } ?? .none, packedB: packed.map { PackedOperand($0) })
         return out
